@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vdla-installed
 PYTEST_ARGS ?=
+# The simulator's matrix products are small; BLAS threads only contend with the test workers.
+SIMENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 .PHONY: all demo test test-all bench lint clean venv
 all: test
@@ -23,10 +25,10 @@ demo: $(STAMP)
 	$(BIN)/python examples/gemm_demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	$(SIMENV) $(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(SIMENV) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/gemm.py

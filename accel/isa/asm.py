@@ -70,7 +70,7 @@ import numpy as np
 
 from .bundle import Bundle, Region
 from .config import KNOB_RANGES, HardwareConfig
-from .encoding import (DEP_FLAGS, FIELD_NAMES, INSN_DTYPE, AluOp, MemType, Opcode,
+from .encoding import (DEP_FLAGS, FIELD_NAMES, INSN_DTYPE, AluOp, Field, MemType, Opcode,
                        decode_uops, encode_uops, format_of, formats, uop_fields)
 from .errors import AsmError, ConfigError
 
@@ -121,6 +121,8 @@ class _Stmt:
 
 def _tokenize(text: str) -> list[str] | None:
     """Split one line into tokens, dropping the comment; None if a string is unterminated."""
+    if '"' not in text:  # the common case, fast
+        return text.split(";", 1)[0].split("#", 1)[0].split()
     toks: list[str] = []
     pos = 0
     while True:
@@ -162,6 +164,7 @@ class _Assembler:
         self.dram_size: tuple[int, int] | None = None
         self.data: list[_Stmt] = []
         self.insns: list[_Stmt] = []
+        self.fields: dict[str, dict[str, Field]] = {}
 
     def err(self, line: int, message: str) -> AsmError:
         return AsmError(line, message, self.source)
@@ -263,6 +266,9 @@ class _Assembler:
             if self.dram_size is not None:
                 raise self.err(line, f".dram given twice (first on line {self.dram_size[1]})")
             self.dram_size = (self.number(args[0], line, ".dram"), line)
+            if self.dram_size[0] > _MAX_DRAM:
+                raise self.err(line, f".dram: {args[0]} bytes exceeds the {_MAX_DRAM}-byte "
+                                     "limit of a DRAM image")
         elif st.head == ".region":
             self.region(st)
         elif st.head == ".data":
@@ -313,6 +319,7 @@ class _Assembler:
     # ------------------------------------------------------------ pass 2: build
     def build(self) -> Bundle:
         self.cfg = self.config()
+        self.fields = {fmt: {f.name: f for f in fs} for fmt, fs in formats(self.cfg).items()}
         chunks = self.chunks()
         ends = [r.offset + r.size for r, _ in self.regions.values()]
         ends += [off + len(raw) for off, raw, _ in chunks]
@@ -329,9 +336,6 @@ class _Assembler:
                 if off + len(raw) > size:
                     raise self.err(line, f".data [{off}, {off + len(raw)}) lies outside the "
                                          f"DRAM image of {size} bytes (.dram on line {dline})")
-        if size > _MAX_DRAM:
-            raise self.err(self.dram_size[1] if self.dram_size else chunks[-1][2],
-                           f"a DRAM image of {size} bytes exceeds the {_MAX_DRAM}-byte limit")
         image = bytearray(size)
         for off, raw, _ in chunks:
             image[off:off + len(raw)] = raw
@@ -377,7 +381,11 @@ class _Assembler:
             except ValueError as exc:
                 raise self.err(line, f".data: bad hex bytes ({exc})") from None
             if _NUM_RE.match(target):
-                out.append((self.number(target, line, ".data offset"), raw, line))
+                off = self.number(target, line, ".data offset")
+                if off + len(raw) > _MAX_DRAM:
+                    raise self.err(line, f".data ends beyond the {_MAX_DRAM}-byte limit of a "
+                                         "DRAM image")
+                out.append((off, raw, line))
                 continue
             m = _SYM_RE.match(target)
             if not m or m["sign"] == "-":
@@ -411,19 +419,25 @@ class _Assembler:
                                             "src=N, wgt=N")
                 if key in vals:
                     raise self.err(st.line, f"uop: operand {key}= given twice")
-                v = self.value(val, st.line, key)
-                f = widths[key]
-                if not f.lo <= v <= f.hi:
-                    raise self.err(st.line, f"uop: {key}={v} does not fit its {f.width}-bit "
-                                            f"field (allowed {f.lo}..{f.hi})")
-                vals[key] = v
+                vals[key] = self.field(widths[key], val, st.line, key)
             for key, col in cols.items():
                 col.append(vals.get(key, 0))
         words = encode_uops(self.cfg, cols["dst"], cols["src"], cols["wgt"])
         return words.astype("<u4").tobytes()
 
+    def field(self, fld: Field, tok: str, line: int, key: str, mem: int | None = None) -> int:
+        """The value of operand ``key`` for field ``fld``, checked against the field's width."""
+        v = self.value(tok, line, key, mem)
+        if not fld.lo <= v <= fld.hi:
+            via = f" (from {key}=)" if key != fld.name else ""
+            raise self.err(line, f"{fld.name}={v}{via} does not fit its {fld.width}-bit field "
+                                 f"(allowed {fld.lo}..{fld.hi})")
+        return v
+
     def value(self, tok: str, line: int, key: str, mem: int | None = None) -> int:
         """A numeric operand: a number, a label, or (for dram=) a region, plus an offset."""
+        if tok.isascii() and tok.isdigit():  # fast path for plain decimals
+            return int(tok)
         if _NUM_RE.match(tok):
             return _to_int(tok)
         m = _SYM_RE.match(tok)
@@ -453,6 +467,7 @@ class _Assembler:
         line, head, args = st.line, st.head, list(st.args)
         ops, flags = _SYNTAX[head]
         opcode = _MNEMONICS[head]
+        fields = self.fields[format_of(opcode)]
         f = dict.fromkeys(FIELD_NAMES, 0)
         f["opcode"] = int(opcode)
         positional = bool(args) and "=" not in args[0] and args[0].lower() not in flags
@@ -466,7 +481,7 @@ class _Assembler:
             tok = args.pop(0)
             enum, key = (AluOp, "alu_op") if head == "alu" else (MemType, "mem_type")
             if _NUM_RE.match(tok):
-                f[key] = _to_int(tok)
+                f[key] = self.field(fields[key], tok, line, key)
             elif tok.upper() in enum.__members__:
                 f[key] = int(enum[tok.upper()])
             else:
@@ -498,7 +513,7 @@ class _Assembler:
                 raise self.err(line, f"{key}= takes {len(names)} values separated by '{sep}', "
                                      f"for example {_EXAMPLE[key]}")
             for name, v in zip(names, vals):
-                f[name] = self.value(v, line, key, f["mem_type"])
+                f[name] = self.field(fields[name], v, line, key, f["mem_type"])
         if head in ("load", "store") and "stride" not in seen:
             f["x_stride"] = f["x_size"]
         if head in ("gemm", "alu") and "iter" not in seen:
@@ -512,18 +527,7 @@ class _Assembler:
                 raise self.err(line, "shift= is only for mulshr; use imm=N for an immediate")
             if "use_imm" not in seen:
                 f["use_imm"] = int("imm" in seen)
-        self.check(f, line, opcode, ops, seen)
-        return tuple(f[n] for n in FIELD_NAMES)
-
-    def check(self, f: dict[str, int], line: int, opcode: Opcode,
-              ops: dict[str, tuple[str, ...]], seen: set[str]) -> None:
-        for fld in formats(self.cfg)[format_of(opcode)]:
-            v = f[fld.name]
-            if not fld.lo <= v <= fld.hi:
-                keys = [k for k, names in ops.items() if fld.name in names and k in seen]
-                via = f" (from {keys[0]}=)" if keys else ""
-                raise self.err(line, f"{fld.name}={v}{via} does not fit its {fld.width}-bit "
-                                     f"field (allowed {fld.lo}..{fld.hi})")
+        return tuple(f.values())  # in FIELD_NAMES order
 
 
 def assemble(text: str, cfg: HardwareConfig | None = None, *, source: str = "<asm>") -> Bundle:

@@ -65,6 +65,12 @@ class Bundle:
             if r.name in names:
                 raise BundleError(f"duplicate region name {r.name!r}")
             names.add(r.name)
+            if r.dtype != "uop":
+                try:
+                    np.dtype(r.dtype)
+                except TypeError:
+                    raise BundleError(f"region {r.name!r}: dtype {r.dtype!r} is neither a numpy "
+                                      "dtype name nor 'uop'") from None
             if r.offset < 0 or r.size < 0 or r.offset + r.size > len(self.dram):
                 raise BundleError(
                     f"region {r.name!r} [{r.offset}, {r.offset + r.size}) lies outside the "

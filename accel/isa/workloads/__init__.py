@@ -1,4 +1,4 @@
-"""Hand-written accelerator programs (workloads) built with :class:`~accel.isa.program.ProgramBuilder`.
+"""Hand-written accelerator programs (workloads), built with ``ProgramBuilder``.
 
 Each workload carries its program bundle, its inputs and an exact numpy reference of its
 output, so that the simulator, the RTL runner and benchmarks can check their results.
