@@ -180,3 +180,34 @@ def test_timing_knobs_move_cycles(latency, bus):
     p.finish()
     tl = simulate(p.bundle()).timeline
     assert tl.X[0] == 1 + 1024 // bus - 1 + latency
+
+
+def test_tokens_let_load_overlap_compute():
+    """Double buffering: the load of buffer half 1 runs while the GEMM on half 0 executes,
+    and removing the overlap (serial tokens) costs exactly the hidden load time."""
+    def program(serial: bool):
+        p = build()
+        p.load("inp", 0, 0, 1, 64, push_next=True)             # half 0: X = 1 + 128 - 1 + 32
+        if serial:
+            p.gemm(0, 1, 1, 200, pop_prev=True, push_prev=True)
+            p.load("inp", 64, 0, 1, 64, pop_next=True, push_next=True)
+            p.gemm(0, 1, 1, 200, pop_prev=True)
+        else:
+            p.load("inp", 64, 0, 1, 64, push_next=True)        # half 1: no wait for compute
+            p.gemm(0, 1, 1, 200, pop_prev=True)
+            p.gemm(0, 1, 1, 200, pop_prev=True)
+        p.finish()
+        return simulate(p.bundle()).timeline
+
+    tl = program(serial=False)
+    # load 0: G = 1, B = 64*16/8 = 128, X = 1 + 128 - 1 + 32 = 160. The LOAD module runs one
+    # instruction at a time, so load 1 starts at N = 161: G = 161, X = 161 + 128 - 1 + 32.
+    # GEMM 0 pops load 0's token at 161 and runs 200 + 3 cycles to 363: load 1 is hidden.
+    assert tl.X[0] == 160 and tl.G[1] == 161 and tl.X[1] == 161 + 128 - 1 + 32
+    assert tl.S[2] == 161 and tl.X[2] == 161 + 202
+    assert tl.S[1] < tl.X[2]                                   # load and compute overlap
+    assert tl.S[3] == tl.X[2] + 1                              # no stall between the GEMMs
+    serial = program(serial=True)
+    # serial: load 1 waits for GEMM 0's push (363): S = 364, X = 364 + 159, GEMM 1 at X + 1
+    assert serial.S[2] == 364 and serial.S[3] == 364 + 160
+    assert serial.total_cycles - tl.total_cycles == (364 + 160) - (363 + 1)

@@ -153,21 +153,32 @@ class HardwareConfig:
 
     def elem_bytes(self, mem: str) -> int:
         """Bytes of one buffer element of memory ``mem`` (in DRAM and in SRAM)."""
-        lanes = 1
-        for n in self.elem_shape(mem):
-            lanes *= n
-        return lanes * self.elem_bits(mem) // 8
+        return self._elem_bytes[mem]
+
+    @cached_property
+    def _elem_bytes(self) -> dict[str, int]:
+        out = {}
+        for mem in ("uop", "inp", "wgt", "acc", "out"):
+            lanes = 1
+            for n in self.elem_shape(mem):
+                lanes *= n
+            out[mem] = lanes * self.elem_bits(mem) // 8
+        return out
 
     def buff_bytes(self, mem: str) -> int:
         if mem == "out":  # the output view has one element per accumulator element
-            return self.depth("acc") * self.elem_bytes("out")
+            return (1 << self.log_acc_buff_size) // self.elem_bytes("acc") * self.elem_bytes("out")
         return 1 << getattr(self, f"log_{mem}_buff_size")
 
     def depth(self, mem: str) -> int:
         """Number of elements buffer ``mem`` holds."""
-        if mem == "out":
-            return self.depth("acc")
-        return self.buff_bytes(mem) // self.elem_bytes(mem)
+        return self._depths[mem]
+
+    @cached_property
+    def _depths(self) -> dict[str, int]:
+        out = {m: self.buff_bytes(m) // self.elem_bytes(m) for m in ("uop", "inp", "wgt", "acc")}
+        out["out"] = out["acc"]
+        return out
 
     def lane_dtype(self, mem: str) -> str:
         """numpy dtype name of one lane of ``mem`` (signed, little-endian)."""

@@ -128,6 +128,7 @@ def check_formats_fit(cfg: HardwareConfig) -> None:
 
 
 # ------------------------------------------------------------------- micro-ops
+@lru_cache(maxsize=64)
 def uop_fields(cfg: HardwareConfig) -> tuple[Field, ...]:
     return _layout([("dst", cfg.acc_idx_bits, False), ("src", cfg.uop_src_bits, False),
                     ("wgt", cfg.wgt_idx_bits, False)])

@@ -16,6 +16,10 @@ from accel.isa.encoding import AluOp, MemType, Opcode, decode_uops
 from accel.isa.errors import IllegalInstructionError
 
 
+#: below this many MACs a GEMM instruction uses einsum's direct loop instead of a BLAS path
+_EINSUM_DIRECT_MACS = 1 << 16
+
+
 class MachineState:
     """DRAM image and the on-chip memories, each element-indexed as SPEC.md section 1 says."""
 
@@ -157,8 +161,10 @@ class FunctionalEngine:
             ftype = np.float64
         else:
             ftype = np.int64
+        # Small contractions: numpy's direct loop (planning a BLAS path costs more than the
+        # work); large ones go through the planned path, which uses BLAS.
         prod = np.einsum(f"{lab_x},{lab_w}->{lab_o}", x_g.astype(ftype), w_g.astype(ftype),
-                         optimize=True)
+                         optimize=dst.size * cfg.macs_per_cycle > _EINSUM_DIRECT_MACS)
         prod = prod.astype(np.int64)
         # Axes on which neither operand nor destination varies repeat the same product.
         mult = 1
