@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 from accel.isa.asm import assemble, disassemble
 from accel.isa.bundle import Bundle, Region
 from accel.isa.config import HardwareConfig
-from accel.isa.encoding import (FIELD_NAMES, INSN_DTYPE, AluOp, MemType, Opcode, encode_uops,
-                                format_of, formats)
+from accel.isa.encoding import (
+    FIELD_NAMES,
+    INSN_DTYPE,
+    AluOp,
+    MemType,
+    Opcode,
+    encode_uops,
+    format_of,
+    formats,
+)
 from accel.isa.errors import AsmError
 from accel.isa.program import ProgramBuilder
 

@@ -4,8 +4,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel.isa.config import HardwareConfig
-from accel.isa.encoding import (INSN_DTYPE, Opcode, decode_insns, decode_uops, empty_insns,
-                                encode_insns, encode_uops, format_of, formats)
+from accel.isa.encoding import (
+    INSN_DTYPE,
+    Opcode,
+    decode_insns,
+    decode_uops,
+    empty_insns,
+    encode_insns,
+    encode_uops,
+    format_of,
+    formats,
+)
 from accel.isa.errors import EncodingError
 
 CONFIGS = [HardwareConfig(),

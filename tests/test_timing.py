@@ -28,7 +28,8 @@ def test_single_load():
     p.finish()
     tl = simulate(p.bundle()).timeline
     # F0 = 0; Q0 = F0+1 = 1; S0 = 1; R = S + PAD = 1; G = 1; X = G + B - 1 + L = 1+8-1+32 = 40
-    assert (tl.F[0], tl.Q[0], tl.S[0], tl.R[0], tl.G[0], tl.X[0], tl.P[0]) == (0, 1, 1, 1, 1, 40, 40)
+    got = (tl.F[0], tl.Q[0], tl.S[0], tl.R[0], tl.G[0], tl.X[0], tl.P[0])
+    assert got == (0, 1, 1, 1, 1, 40, 40)
     # FINISH on compute: F1 = 1, Q = 2, S = 2, X = S = 2; total = max P + 1 = 41
     assert (tl.F[1], tl.S[1], tl.X[1]) == (1, 2, 2)
     assert tl.total_cycles == 41

@@ -70,8 +70,20 @@ import numpy as np
 
 from .bundle import Bundle, Region
 from .config import KNOB_RANGES, HardwareConfig
-from .encoding import (DEP_FLAGS, FIELD_NAMES, INSN_DTYPE, AluOp, Field, MemType, Opcode,
-                       decode_uops, encode_uops, format_of, formats, uop_fields)
+from .encoding import (
+    DEP_FLAGS,
+    FIELD_NAMES,
+    INSN_DTYPE,
+    AluOp,
+    Field,
+    MemType,
+    Opcode,
+    decode_uops,
+    encode_uops,
+    format_of,
+    formats,
+    uop_fields,
+)
 from .errors import AsmError, ConfigError
 
 __all__ = ["assemble", "disassemble"]

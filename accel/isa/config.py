@@ -234,7 +234,8 @@ class HardwareConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> HardwareConfig:
         if not isinstance(data, dict):
-            raise ConfigError(f"{source}: expected a JSON object of knobs, got {type(data).__name__}")
+            raise ConfigError(
+                f"{source}: expected a JSON object of knobs, got {type(data).__name__}")
         kwargs: dict[str, Any] = {}
         known = {k.upper() for k in KNOB_RANGES} | {"NAME"}
         for key, value in data.items():
@@ -275,9 +276,13 @@ class HardwareConfig:
     def summary(self) -> str:
         return (f"{self.name}: {self.batch}x{self.block_in}x{self.block_out} "
                 f"int{self.inp_width} x int{self.wgt_width} -> int{self.acc_width}; "
-                f"inp {self.buff_bytes('inp') // 1024} KiB, wgt {self.buff_bytes('wgt') // 1024} KiB, "
-                f"acc {self.buff_bytes('acc') // 1024} KiB, uop {self.buff_bytes('uop') // 1024} KiB; "
+                + ", ".join(f"{m} {_size(self.buff_bytes(m))}"
+                            for m in ("inp", "wgt", "acc", "uop")) + "; "
                 f"DRAM {self.dram_bus_bytes * 8}-bit bus, latency {self.dram_latency}")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes // 1024} KiB" if nbytes >= 1024 and nbytes % 1024 == 0 else f"{nbytes} B"
 
 
 def atomic_write(path: Path, data: bytes) -> None:

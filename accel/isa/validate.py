@@ -113,7 +113,7 @@ def validate_insns(cfg: HardwareConfig, insns: np.ndarray, dram_size: int) -> No
         present = {f.name for f in fields}
         for f in fields:
             v = insns[f.name]
-            chk.check(sel & ((v < f.lo) | (v > f.hi)), f.name, lambda i, f=f: (
+            chk.check(sel & ((v < f.lo) | (v > f.hi)), f.name, lambda i, f=f, opcode=opcode: (
                 f"{opcode.name} {f.name}={int(insns[f.name][i])} does not fit its "
                 f"{f.width}-bit field (allowed {f.lo}..{f.hi})"))
         for name in INSN_DTYPE.names:
@@ -149,7 +149,8 @@ def validate_insns(cfg: HardwareConfig, insns: np.ndarray, dram_size: int) -> No
     chk.check(is_load & (mem == MemType.OUT), "mem_type",
               "LOAD cannot target OUT (allowed: UOP, WGT, INP, ACC)")
     chk.check(is_store & (mem != MemType.OUT), "mem_type",
-              lambda i: f"STORE must use memory type OUT, not {_MEM_NAMES.get(int(mem[i]), '?').upper()}")
+              lambda i: "STORE must use memory type OUT, not "
+              + _MEM_NAMES.get(int(mem[i]), "?").upper())
     pads = ("y_pad_0", "y_pad_1", "x_pad_0", "x_pad_1")
     for p in pads:
         chk.check(is_load & (mem == MemType.UOP) & (insns[p] != 0), p,

@@ -15,7 +15,6 @@ from accel.isa.config import HardwareConfig
 from accel.isa.encoding import AluOp, MemType, Opcode, decode_uops
 from accel.isa.errors import IllegalInstructionError
 
-
 #: below this many MACs a GEMM instruction uses einsum's direct loop instead of a BLAS path
 _EINSUM_DIRECT_MACS = 1 << 16
 

@@ -73,7 +73,8 @@ class Report:
             f"MACs          {self.macs:,}",
             f"GEMM util.    {100 * self.gemm_utilization:.2f}%  "
             f"(peak {cfg.macs_per_cycle} MACs/cycle)",
-            f"DRAM          read {self.dram_bytes_read:,} B, written {self.dram_bytes_written:,} B; "
+            f"DRAM          read {self.dram_bytes_read:,} B, "
+            f"written {self.dram_bytes_written:,} B; "
             f"bus busy {self.bus_busy:,} cycles ({100 * self.bus_utilization:.1f}%)",
             f"fetch         stalled {self.fetch_stall_full:,} cycles on a full command queue",
             "",

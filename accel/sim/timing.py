@@ -20,8 +20,14 @@ import numpy as np
 from accel.isa.config import HardwareConfig
 from accel.isa.encoding import Opcode
 from accel.isa.errors import DeadlockError
-from accel.isa.validate import (MODULE_NAMES, TOKEN_QUEUES, elem_bytes_of, module_of,
-                                pad_elements, token_masks)
+from accel.isa.validate import (
+    MODULE_NAMES,
+    TOKEN_QUEUES,
+    elem_bytes_of,
+    module_of,
+    pad_elements,
+    token_masks,
+)
 
 NEVER = -1  # marker for "not yet known"
 _PRODUCER = (0, 1, 1, 2)  # l2c by load, c2l by compute, c2s by compute, s2c by store
