@@ -31,6 +31,10 @@ class MachineState:
             for name in ("uop", "inp", "wgt", "acc")
         }
         self.macs = 0
+        # Decoded micro-op fields of the whole UOP buffer, updated by every UOP LOAD, so a
+        # GEMM/ALU instruction slices them instead of decoding its micro-ops again.
+        d, s, w = decode_uops(cfg, self.mem["uop"])
+        self.uop_fields = {"dst": d, "src": s, "wgt": w}
 
 
 class FunctionalEngine:
@@ -42,7 +46,8 @@ class FunctionalEngine:
         self._mem_name = {int(m): m.name.lower() for m in MemType}
 
     # ---------------------------------------------------------------- dispatch
-    def execute(self, index: int, ins: np.void) -> None:
+    def execute(self, index: int, ins: dict[str, int]) -> None:
+        """Apply instruction ``index``; ``ins`` maps field names to ints (or is a record)."""
         op = int(ins["opcode"])
         if op == Opcode.LOAD:
             self._load(ins)
@@ -76,6 +81,11 @@ class FunctionalEngine:
             data = np.ascontiguousarray(rows).view(sram.dtype.newbyteorder("<"))
             block[yp0:yp0 + y, xp0:xp0 + x] = data.reshape((y, x) + sram.shape[1:])
         sram[base:base + h * w] = block.reshape((h * w,) + sram.shape[1:])
+        if name == "uop":
+            d, s, g = decode_uops(cfg, sram[base:base + h * w])
+            f = self.st.uop_fields
+            f["dst"][base:base + h * w], f["src"][base:base + h * w] = d, s
+            f["wgt"][base:base + h * w] = g
 
     def _store(self, ins: np.void) -> None:
         cfg = self.cfg
@@ -91,56 +101,56 @@ class FunctionalEngine:
         rows[...] = out.view(np.uint8).reshape(y, x * e)
 
     # ------------------------------------------------------------ loop indices
-    def _indices(self, index: int, ins: np.void, fields: tuple[str, str], base: np.ndarray,
-                 limit: int, what: str) -> np.ndarray:
-        """base[u] + i0*f_out + i1*f_in as an (iter_out, iter_in, n_uops) array, bounds-checked."""
+    def _indices(self, index: int, ins, field: str, limit: int, what: str, *,
+                 full: bool = False) -> tuple[np.ndarray, tuple[bool, bool, bool]]:
+        """Index ``base[u] + i0*f_out + i1*f_in`` of micro-op field ``field``, bounds-checked.
+
+        Returns an array of shape (iter_out, iter_in, n_uops), except that an axis along which
+        the index does not vary has size 1 (unless ``full``), and the three "varies" flags.
+        """
+        bgn, end = int(ins["uop_bgn"]), int(ins["uop_end"])
+        base = self.st.uop_fields[field][bgn:end]
         io, ii = int(ins["iter_out"]), int(ins["iter_in"])
-        fo, fi = int(ins[fields[0]]), int(ins[fields[1]])
-        idx = (base[None, None, :] + (np.arange(io) * fo)[:, None, None]
-               + (np.arange(ii) * fi)[None, :, None])
-        top = int(base.max()) + (io - 1) * fo + (ii - 1) * fi
+        fo, fi = int(ins[f"{field}_factor_out"]), int(ins[f"{field}_factor_in"])
+        lo, hi = int(base.min()), int(base.max())
+        varies = (io > 1 and fo != 0, ii > 1 and fi != 0, lo != hi)
+        top = hi + (io - 1) * fo + (ii - 1) * fi
         if top >= limit:
+            idx = (base[None, None, :] + (np.arange(io) * fo)[:, None, None]
+                   + (np.arange(ii) * fi)[None, :, None])
             flat = int(np.flatnonzero(idx.ravel() >= limit)[0])
             i0, rem = divmod(flat, idx.shape[1] * idx.shape[2])
             i1, u = divmod(rem, idx.shape[2])
             raise IllegalInstructionError(
-                index, fields[0].rsplit("_factor", 1)[0],
-                f"iteration (i0={i0}, i1={i1}, uop {int(ins['uop_bgn']) + u}) computes {what} "
+                index, field,
+                f"iteration (i0={i0}, i1={i1}, uop {bgn + u}) computes {what} "
                 f"index {int(idx.ravel()[flat])}, outside the buffer (depth {limit})")
-        return idx
-
-    def _uops(self, ins: np.void):
-        words = self.st.mem["uop"][int(ins["uop_bgn"]):int(ins["uop_end"])]
-        return decode_uops(self.cfg, words)
+        if full:
+            varies = (True, True, True)
+        n0, n1 = (io if varies[0] else 1), (ii if varies[1] else 1)
+        b = base if varies[2] else base[:1]
+        idx = b[None, None, :] + (np.arange(n0) * fo)[:, None, None] + (
+            np.arange(n1) * fi)[None, :, None]
+        return idx, varies
 
     # ------------------------------------------------------------------- GEMM
-    def _gemm(self, index: int, ins: np.void) -> None:
+    def _gemm(self, index: int, ins) -> None:
         cfg = self.cfg
-        d, s, w = self._uops(ins)
-        dst = self._indices(index, ins, ("dst_factor_out", "dst_factor_in"), d,
-                            cfg.depth("acc"), "accumulator (dst)")
         acc = self.st.mem["acc"]
+        shape = (int(ins["iter_out"]), int(ins["iter_in"]),
+                 int(ins["uop_end"]) - int(ins["uop_bgn"]))
+        dst, vd = self._indices(index, ins, "dst", cfg.depth("acc"), "accumulator (dst)",
+                                full=bool(ins["reset"]))
         if int(ins["reset"]):
             acc[dst.ravel()] = 0
             return
-        src = self._indices(index, ins, ("src_factor_out", "src_factor_in"), s,
-                            cfg.depth("inp"), "input (src)")
-        wgt = self._indices(index, ins, ("wgt_factor_out", "wgt_factor_in"), w,
-                            cfg.depth("wgt"), "weight (wgt)")
-        shape = dst.shape  # (iter_out, iter_in, n_uops)
-        self.st.macs += dst.size * cfg.macs_per_cycle
-
-        def varies(a: np.ndarray) -> tuple[bool, bool, bool]:
-            return (shape[0] > 1 and bool((a[1:, :1, :1] != a[:1, :1, :1]).any()),
-                    shape[1] > 1 and bool((a[:1, 1:, :1] != a[:1, :1, :1]).any()),
-                    shape[2] > 1 and bool((a[:1, :1, 1:] != a[:1, :1, :1]).any()))
-
-        vx, vw, vd = varies(src), varies(wgt), varies(dst)
+        src, vx = self._indices(index, ins, "src", cfg.depth("inp"), "input (src)")
+        wgt, vw = self._indices(index, ins, "wgt", cfg.depth("wgt"), "weight (wgt)")
+        self.st.macs += shape[0] * shape[1] * shape[2] * cfg.macs_per_cycle
         axes = "oiu"
 
         def squeeze(a: np.ndarray, v: tuple[bool, bool, bool]) -> np.ndarray:
-            sl = tuple(slice(None) if keep else slice(0, 1) for keep in v)
-            return a[sl].reshape([n for n, keep in zip(shape, v) if keep])
+            return a.reshape([n for n, keep in zip(a.shape, v) if keep])
 
         x_g = self.st.mem["inp"][squeeze(src, vx)]
         w_g = self.st.mem["wgt"][squeeze(wgt, vw)]
@@ -162,8 +172,9 @@ class FunctionalEngine:
             ftype = np.int64
         # Small contractions: numpy's direct loop (planning a BLAS path costs more than the
         # work); large ones go through the planned path, which uses BLAS.
+        work = shape[0] * shape[1] * shape[2] * cfg.macs_per_cycle
         prod = np.einsum(f"{lab_x},{lab_w}->{lab_o}", x_g.astype(ftype), w_g.astype(ftype),
-                         optimize=dst.size * cfg.macs_per_cycle > _EINSUM_DIRECT_MACS)
+                         optimize=work > _EINSUM_DIRECT_MACS)
         prod = prod.astype(np.int64)
         # Axes on which neither operand nor destination varies repeat the same product.
         mult = 1
@@ -173,13 +184,10 @@ class FunctionalEngine:
         if mult > 1:
             prod *= mult
         # Broadcast to every axis on which the destination varies.
-        full = [shape[j] if vd[j] else 1 for j in range(3)]
         kept = [shape[j] if keep[j] else 1 for j in range(3)]
         prod = prod.reshape(kept + list(prod.shape[-2:]))
-        prod = np.broadcast_to(prod, full + list(prod.shape[-2:]))
-        dsts = squeeze(dst, vd).reshape(-1) if any(vd) else dst.reshape(-1)[:1]
-        vals = prod.reshape((-1,) + prod.shape[-2:])
-        self._accumulate(dsts, vals)
+        prod = np.broadcast_to(prod, list(dst.shape) + list(prod.shape[-2:]))
+        self._accumulate(dst.reshape(-1), prod.reshape((-1,) + prod.shape[-2:]))
 
     def _accumulate(self, dsts: np.ndarray, vals: np.ndarray) -> None:
         acc = self.st.mem["acc"]
@@ -198,10 +206,9 @@ class FunctionalEngine:
     # -------------------------------------------------------------------- ALU
     def _alu(self, index: int, ins: np.void) -> None:
         cfg = self.cfg
-        d, s, _ = self._uops(ins)
         acc = self.st.mem["acc"]
-        dst = self._indices(index, ins, ("dst_factor_out", "dst_factor_in"), d,
-                            cfg.depth("acc"), "accumulator (dst)").reshape(-1)
+        dst = self._indices(index, ins, "dst", cfg.depth("acc"), "accumulator (dst)",
+                            full=True)[0].reshape(-1)
         if int(ins["reset"]):
             acc[dst] = 0
             return
@@ -211,8 +218,8 @@ class FunctionalEngine:
         if use_imm:
             v = np.int64(imm)
         else:
-            src = self._indices(index, ins, ("src_factor_out", "src_factor_in"), s,
-                                cfg.depth("acc"), "accumulator (src)").reshape(-1)
+            src = self._indices(index, ins, "src", cfg.depth("acc"), "accumulator (src)",
+                                full=True)[0].reshape(-1)
             if self._src_hazard(dst, src):
                 self._alu_sequential(dst, src, op, imm)
                 return

@@ -48,8 +48,10 @@ def simulate(bundle: Bundle, *, trace: str | Path | None = None) -> SimResult:
     # Apply effects in start-cycle order (ties by module): a valid linearization of every
     # token-ordered pair, which is all a race-free program's results depend on.
     order = np.lexsort((np.arange(len(insns)), tl.module, tl.S))
+    names = insns.dtype.names
+    rows = insns.tolist()  # plain ints: field access on numpy records is slow
     for i in order.tolist():
-        engine.execute(i, insns[i])
+        engine.execute(i, dict(zip(names, rows[i])))
     report = build_report(cfg, insns, tl, state.macs)
     wall = time.perf_counter() - t0
     if trace is not None:

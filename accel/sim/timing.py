@@ -78,8 +78,8 @@ def compute_timeline(cfg: HardwareConfig, insns: np.ndarray) -> Timeline:
 
     # Plain Python lists: the event loop indexes scalars, where lists beat numpy arrays.
     mod_l = module.tolist()
-    pops_l = [tuple(np.flatnonzero(r).tolist()) for r in pops]
-    push_l = [tuple(np.flatnonzero(r).tolist()) for r in pushes]
+    pops_l = [tuple(q for q in range(4) if row[q]) for row in pops.tolist()]
+    push_l = [tuple(q for q in range(4) if row[q]) for row in pushes.tolist()]
     xfer_l, pad_l, beats_l, dur_l = (has_transfer.tolist(), pad.tolist(), beats.tolist(),
                                      dur.tolist())
     # k-th pop/push of each queue: ordinal of this instruction's pop/push within its queue.
