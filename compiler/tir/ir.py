@@ -39,9 +39,12 @@ Nodes are small immutable dataclasses; identity of variables and buffers is obje
 
 Semantics: integer ``floordiv``/``floormod`` round toward minus infinity (Python's ``//``,
 ``%``); ``div``/``mod`` are C's truncating division (emitted by code generators only where
-both operands are known non-negative, where the two agree). Integer arithmetic wraps modulo
-2^bits. Comparisons produce ``bool``. ``min``/``max`` on floats follow numpy (``fmin``-free:
-NaN handling is unspecified).
+both operands are known non-negative, where the two agree). Integer division or modulo by zero
+gives 0 (as numpy does), never a trap. Integer arithmetic wraps modulo 2^bits; index
+arithmetic (load/store indices, loop bounds and extents) is assumed not to overflow, so a code
+generator may compute it in 64 bits. ``and``, ``or`` and ``Not`` are logical on ``bool`` and
+bitwise on integers. Comparisons produce ``bool``. ``min``/``max`` on floats follow numpy
+(NaN handling is unspecified).
 """
 
 from __future__ import annotations
