@@ -50,7 +50,6 @@ bitwise on integers. Comparisons produce ``bool``. ``min``/``max`` on floats fol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 BINOPS = ("add", "sub", "mul", "div", "mod", "floordiv", "floormod", "min", "max",
           "and", "or", "eq", "ne", "lt", "le", "gt", "ge")
@@ -301,7 +300,7 @@ class Evaluate(Stmt):
 @dataclass(frozen=True)
 class PrimFunc(Node):
     name: str
-    params: tuple[Union[Buffer, Var], ...]
+    params: tuple[Buffer | Var, ...]
     body: Stmt
     attrs: tuple[tuple[str, object], ...] = ()
 
