@@ -31,7 +31,10 @@ test-all: $(STAMP)
 	$(SIMENV) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/gemm.py
+	$(BIN)/python bench/sim_throughput.py
+	$(BIN)/python bench/cpu_ops.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
