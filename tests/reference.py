@@ -18,6 +18,8 @@ dot product is at most 64 * 2^15 * 2^15 = 2^36.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from accel.isa.bundle import Bundle
@@ -96,7 +98,7 @@ class _Machine:
     def __init__(self, cfg: HardwareConfig, dram: np.ndarray) -> None:
         self.cfg = cfg
         self.dram = np.array(dram, dtype=np.uint8, copy=True)
-        # Initial SRAM contents are not specified; the generator never reads them. Zero here.
+        # SPEC.md section 1: every SRAM element is zero at cycle 0.
         self.sram = {m: np.zeros((cfg.depth(m),) + cfg.elem_shape(m), dtype=np.int64)
                      for m in ("uop", "inp", "wgt", "acc")}
 
@@ -131,9 +133,10 @@ class _Machine:
         base = int(ins["sram_base"])
         if base + ys * xs > cfg.depth("acc"):
             raise ReferenceExecutionError("STORE reads beyond the accumulator")
+        half = 1 << (cfg.out_width - 1)  # SPEC.md 5.4: each lane saturates to OUT_WIDTH bits
         for y in range(ys):
             tiles = self.sram["acc"][base + y * xs:base + (y + 1) * xs]
-            out = wrap(tiles, cfg.out_width).astype(self._lane_dtype("out"))
+            out = np.clip(tiles, -half, half - 1).astype(self._lane_dtype("out"))
             start = (int(ins["dram_base"]) + y * stride) * e
             if start + xs * e > len(self.dram):
                 raise ReferenceExecutionError("STORE writes outside the DRAM image")
@@ -208,11 +211,15 @@ class _Machine:
             raise ReferenceExecutionError(f"unknown opcode {op}")
 
 
-def run_reference(bundle: Bundle, *, rng: np.random.Generator | None = None) -> np.ndarray:
+def run_reference(bundle: Bundle, *, rng: np.random.Generator | None = None,
+                  observe: Callable[[int, np.void, dict[str, np.ndarray]], None] | None = None
+                  ) -> np.ndarray:
     """Execute ``bundle`` functionally and return the final DRAM image (np.uint8).
 
     With ``rng``, each step picks a random module among those that can proceed, so that
-    repeated runs explore different token-respecting interleavings.
+    repeated runs explore different token-respecting interleavings. ``observe(i, insn, sram)``,
+    if given, is called just before instruction ``i`` takes effect, with the SRAMs (int64 lanes
+    by memory name; not to be modified).
     """
     cfg, insns = bundle.config, bundle.insns
     machine = _Machine(cfg, bundle.dram)
@@ -268,6 +275,8 @@ def run_reference(bundle: Bundle, *, rng: np.random.Generator | None = None) -> 
             i = streams[m][started[m]]
             for q in pops(i):
                 tokens[q] -= 1
+            if observe is not None:
+                observe(i, insns[i], machine.sram)
             machine.execute(insns[i])
             started[m] += 1
             pending[m] = i

@@ -3,8 +3,9 @@
 Every program from ``random_program`` must pass ``validate``, and ``simulate`` must produce
 exactly the final DRAM image of ``tests/reference.py`` and the DRAM byte counts and MACs of
 SPEC.md sections 5.5 and 6.6, computed here from the instruction fields. The tests without the
-simulator check the generator itself: determinism, encodability and race-freedom (the reference
-gives the same image under random token-respecting interleavings).
+simulator check the generator itself: determinism, encodability, race-freedom (the reference
+gives the same image under random token-respecting interleavings), an epilogue that dumps every
+accumulator bit exactly through saturating STOREs, and STOREs that do saturate.
 """
 
 import numpy as np
@@ -15,7 +16,7 @@ from reference import MEM_NAMES, run_reference
 
 from accel.isa.bundle import Bundle
 from accel.isa.config import HardwareConfig
-from accel.isa.randprog import random_program
+from accel.isa.randprog import random_program, read_acc_dump
 from accel.isa.validate import validate
 from accel.sim import simulate
 
@@ -31,6 +32,18 @@ CONFIGS = {
                              log_wgt_buff_size=9, log_acc_buff_size=9, token_queue_depth=1,
                              cmd_queue_depth=2, dram_bus_bytes=4, dram_latency=3,
                              name="narrow"),
+    # int16 inputs and outputs, int32 accumulators: STORE saturates to 16 bits.
+    "wide": HardwareConfig(log_inp_width=4, log_block_out=3, log_wgt_buff_size=17,
+                           log_acc_buff_size=16, name="wide"),
+}
+DUMP_CONFIGS = {
+    **CONFIGS,
+    # int16 outputs and accumulators: a STORE keeps every accumulator bit.
+    "flat": HardwareConfig(log_inp_width=4, log_acc_width=4, log_block_in=3, log_block_out=3,
+                           log_inp_buff_size=12, log_wgt_buff_size=14, log_acc_buff_size=12,
+                           name="flat"),
+    # two accumulator elements for four int8 digits: one scratch element, reused
+    "acc2": HardwareConfig(log_block_in=2, log_block_out=5, log_acc_buff_size=8, name="acc2"),
 }
 PARAMS = pytest.mark.parametrize("cfg", list(CONFIGS.values()), ids=list(CONFIGS))
 PROGRAMS = {"seed": st.integers(0, 2**64 - 1), "overlap": st.booleans(),
@@ -93,7 +106,8 @@ def test_random_program_matches_reference(cfg, seed, overlap, n_insns):
 
 
 @pytest.mark.slow
-@PARAMS
+@pytest.mark.parametrize("cfg", [c for k, c in CONFIGS.items() if k != "wide"],
+                         ids=[k for k in CONFIGS if k != "wide"])  # wide: the fast tier only
 @settings(max_examples=1000)
 @given(seed=st.integers(0, 2**64 - 1), overlap=st.booleans(), n_insns=st.integers(4, 150))
 def test_random_program_matches_reference_many(cfg, seed, overlap, n_insns):
@@ -158,3 +172,66 @@ def test_random_programs_cover_the_instruction_set():
                                 "pop_prev", "pop_next", "push_prev", "push_next")
                for v in (0, 1)})
     assert want <= seen, f"never generated: {sorted(want - seen)}"
+
+
+@pytest.mark.parametrize("cfg", list(DUMP_CONFIGS.values()), ids=list(DUMP_CONFIGS))
+@settings(max_examples=15)
+@given(**PROGRAMS)
+def test_epilogue_dumps_every_accumulator_bit(cfg, seed, overlap, n_insns):
+    """``acc_dump`` decodes to the ACC area as the program without the epilogue leaves it."""
+    full = make(cfg, seed, overlap, n_insns)
+    check_against_reference(full)
+    body = random_program(np.random.default_rng(seed), cfg, n_insns=n_insns, overlap=overlap,
+                          epilogue=False)
+    n_body = len(body.insns) - 1  # all but FINISH; dram_base moves with the micro-op region
+    for f in full.insns.dtype.names:
+        if f != "dram_base":
+            assert np.array_equal(full.insns[f][:n_body], body.insns[f][:n_body]), f
+    final = {}
+
+    def at_finish(i, ins, sram):  # every ACC writer is a COMPUTE instruction before FINISH
+        if int(ins["opcode"]) == 3:
+            final["acc"] = sram["acc"].copy()
+
+    run_reference(body, observe=at_finish)
+    lo = int(full.insns["sram_base"][np.flatnonzero(full.insns["opcode"] == 1)[-1]])
+    got = read_acc_dump(full, run_reference(full))  # the last STORE dumps the area itself
+    np.testing.assert_array_equal(got, final["acc"][lo:lo + len(got)])
+
+
+def stored_lanes(bundle: Bundle) -> list[tuple[str, np.ndarray]]:
+    """(region written, accumulator lanes read) of every STORE, from the reference."""
+    e = bundle.config.elem_bytes("out")
+    regions = [(r.name, r.offset, r.offset + r.size) for r in bundle.regions]
+    stores = []
+
+    def spy(i, ins, sram):
+        if int(ins["opcode"]) == 1:
+            base, count = int(ins["sram_base"]), int(ins["y_size"]) * int(ins["x_size"])
+            start = int(ins["dram_base"]) * e
+            name = next(n for n, lo, hi in regions if lo <= start < hi)
+            stores.append((name, sram["acc"][base:base + count].copy()))
+
+    run_reference(bundle, observe=spy)
+    return stores
+
+
+@pytest.mark.parametrize("cfg", [CONFIGS["default"], CONFIGS["narrow"], CONFIGS["wide"]],
+                         ids=["default", "narrow", "wide"])
+def test_random_programs_store_saturated_and_exact_values(cfg):
+    """Body STOREs see lanes below, at the bounds of, inside and above the OUT range (SPEC.md
+    5.4); the epilogue's STOREs only lanes inside it (the dump never relies on saturation)."""
+    lim = 1 << (cfg.out_width - 1)
+    seen: set[str] = set()
+    for seed in range(8):
+        for region, lanes in stored_lanes(make(cfg, seed, seed % 2 == 1, 40)):
+            if region == "acc_dump":
+                assert lanes.size and lanes.min() >= -lim and lanes.max() < lim
+                continue
+            assert region == "out"
+            for name, hit in (("below", lanes < -lim), ("lowest", lanes == -lim),
+                              ("inside", (lanes > -lim) & (lanes < lim - 1)),
+                              ("highest", lanes == lim - 1), ("above", lanes >= lim)):
+                if hit.any():
+                    seen.add(name)
+    assert seen == {"below", "lowest", "inside", "highest", "above"}, seen

@@ -2,8 +2,9 @@
 
 Expected values come from numpy or Python-int restatements of SPEC.md written in each test, not
 from tests/reference.py. SRAM contents are observed through DRAM: INP through a GEMM with an
-identity weight, WGT through one-hot inputs, and ACC in full (all 32 bits) by storing its low byte
-four times with an ``ALU SHR 8`` in between (``dump_acc``). Every program is token-ordered.
+identity weight, WGT through one-hot inputs, and ACC in full (all 32 bits) by storing each of
+its four bytes as an int8 value that the saturating STORE writes unchanged (``dump_acc``).
+Every program is token-ordered.
 """
 
 import numpy as np
@@ -17,7 +18,8 @@ from accel.sim import simulate
 
 CFG = HardwareConfig()
 BI, BO, N = CFG.block_in, CFG.block_out, CFG.acc_width  # batch 1, 16 x 16, int32
-SPARE_UOP = 8000  # micro-op slot used by dump_acc
+SPARE_UOP = 8000  # micro-op slots used by dump_acc
+SCRATCH = 1024  # ACC elements used by dump_acc (3 per dumped element), unused by every test
 
 
 def builder() -> ProgramBuilder:
@@ -66,22 +68,29 @@ def dump_inp(p: ProgramBuilder, n: int) -> None:
     p.finish()
 
 
-def dump_acc(p: ProgramBuilder, base: int, n: int, last_compute: int) -> None:
+def dump_acc(p: ProgramBuilder, base: int, n: int) -> None:
     """Store ACC[base:base+n] in full as regions acc0..acc3 (byte k of each lane); FINISH.
 
-    ``last_compute`` is the index of the program's last COMPUTE instruction so far; it gets
-    push_next so that the first STORE is ordered after it.
+    STORE saturates to int8, so byte k of each lane x is first made the int8 value it reads as,
+    ``(x << 8*(3-k)) >> 24`` (a left shift that wraps to 32 bits, then an arithmetic right
+    shift): in scratch copies of the elements for k < 3, then in place for k = 3. That value is
+    in [-128, 127], so STORE writes it unchanged. The dump follows the program's COMPUTE
+    instructions in COMPUTE order; a c2s token orders each STORE after the ALUs it reads, an s2c
+    token the in-place shift after the STOREs before it.
     """
-    p.set_field(last_compute, push_next=1)
-    u = p.uops("dump_uop", dst=[base], src=[base], wgt=[0])
-    for k in range(4):
-        if k:
-            if k == 1:
-                p.load("uop", SPARE_UOP, at(u, "uop"), 1, 1, pop_next=True)
-            p.alu("shr", SPARE_UOP, SPARE_UOP + 1, n, dst=(1, 0), src=(1, 0), imm=8,
-                  pop_next=k > 1, push_next=True)
-        r = p.alloc(f"acc{k}", shape=(n, 1, BO), dtype="int8")
-        p.store(base, at(r, "out"), 1, n, pop_prev=True, push_prev=k < 3)
+    t = [base] + [SCRATCH + (j - 1) * n for j in (1, 2, 3)]  # t[j]: x << 8j, then >> 24
+    u, loop = SPARE_UOP, {"dst": (0, 1), "src": (0, 1)}
+    p.load("uop", u, at(p.uops("dump_uop", dst=t, src=[base] * 4), "uop"), 1, 4)
+    p.alu("add", u + 1, u + 4, 1, n, **loop, reset=True)  # t[j] = 0
+    p.alu("add", u + 1, u + 4, 1, n, **loop)  # t[j] = x
+    for j in (1, 2, 3):
+        p.alu("shr", u + j, u + j + 1, 1, n, **loop, imm=-8 * j)  # t[j] = x << 8j (wrapped)
+    p.alu("shr", u + 1, u + 4, 1, n, **loop, imm=24, push_next=True)  # t[j] = byte 3 - j
+    regions = [p.alloc(f"acc{k}", shape=(n, 1, BO), dtype="int8") for k in range(4)]
+    for k in range(3):
+        p.store(t[3 - k], at(regions[k], "out"), 1, n, pop_prev=k == 0, push_prev=k == 2)
+    p.alu("shr", u, u + 1, 1, n, **loop, imm=24, pop_next=True, push_next=True)  # byte 3
+    p.store(base, at(regions[3], "out"), 1, n, pop_prev=True)
     p.finish()
 
 
@@ -200,8 +209,8 @@ def test_acc_load_padding_and_stride():
     p = builder()
     rd, rj = p.alloc("data", data), p.alloc("junk", junk)
     p.load("acc", 0, at(rj, "acc"), 1, 20)
-    last = p.load("acc", 3, at(rd, "acc"), 2, 3, 4, (1, 1, 1, 0))  # H=4, W=4
-    dump_acc(p, 0, 20, last)
+    p.load("acc", 3, at(rd, "acc"), 2, 3, 4, (1, 1, 1, 0))  # H=4, W=4
+    dump_acc(p, 0, 20)
     want = junk.astype(np.int64)
     block = np.zeros((4, 4, 1, BO), np.int64)
     block[1:3, 1:4] = np.stack([data[0:3], data[4:7]])
@@ -235,8 +244,8 @@ def gemm_program(acc0, inp, wgt, uops, n_out, n_in, dst_f, src_f, wgt_f, reset=F
     d, s, w = zip(*uops)
     u = p.uops("u", dst=d, src=s, wgt=w)
     p.load("uop", 10, at(u, "uop"), 1, len(uops))
-    last = p.gemm(10, 10 + len(uops), n_out, n_in, dst=dst_f, src=src_f, wgt=wgt_f, reset=reset)
-    dump_acc(p, 0, len(acc0), last)
+    p.gemm(10, 10 + len(uops), n_out, n_in, dst=dst_f, src=src_f, wgt=wgt_f, reset=reset)
+    dump_acc(p, 0, len(acc0))
     return p
 
 
@@ -324,8 +333,8 @@ def test_alu_vector_operand(op):
     load_acc_values(p, np.concatenate([a, v]))
     u = p.uops("u", dst=[0], src=[n])
     p.load("uop", 0, at(u, "uop"), 1, 1)
-    last = p.alu(op, 0, 1, n, dst=(1, 0), src=(1, 0))
-    dump_acc(p, 0, n, last)
+    p.alu(op, 0, 1, n, dst=(1, 0), src=(1, 0))
+    dump_acc(p, 0, n)
     want = np.vectorize(lambda x, y: alu_expected(op, int(x), int(y)), otypes=[np.int64])(a, v)
     np.testing.assert_array_equal(read_acc(run(p)), want)
 
@@ -338,10 +347,10 @@ def test_alu_immediate(op):
     p = builder()
     load_acc_values(p, a)
     u = p.uops("u", dst=list(range(len(imms))), src=0)
-    last = p.load("uop", 0, at(u, "uop"), 1, len(imms))
+    p.load("uop", 0, at(u, "uop"), 1, len(imms))
     for i, imm in enumerate(imms):
-        last = p.alu(op, i, i + 1, imm=imm)
-    dump_acc(p, 0, len(imms), last)
+        p.alu(op, i, i + 1, imm=imm)
+    dump_acc(p, 0, len(imms))
     want = np.array([[[alu_expected(op, int(x), imm) for x in a[i, 0]]]
                      for i, imm in enumerate(imms)])
     np.testing.assert_array_equal(read_acc(run(p)), want)
@@ -352,10 +361,10 @@ def run_alu_rows(op: str, rows: list[list[int]], amounts: list[int]) -> np.ndarr
     p = builder()
     load_acc_values(p, np.array(rows)[:, None, :])
     u = p.uops("u", dst=list(range(len(rows))), src=0)
-    last = p.load("uop", 0, at(u, "uop"), 1, len(rows))
+    p.load("uop", 0, at(u, "uop"), 1, len(rows))
     for i, s in enumerate(amounts):
-        last = p.alu(op, i, i + 1, imm=s)
-    dump_acc(p, 0, len(rows), last)
+        p.alu(op, i, i + 1, imm=s)
+    dump_acc(p, 0, len(rows))
     return read_acc(run(p))[:, 0, :]
 
 
@@ -391,10 +400,10 @@ def test_mulshr_large_products():
     p = builder()
     load_acc_values(p, np.concatenate([a, m]))
     u = p.uops("u", dst=list(range(k)), src=list(range(k, 2 * k)))
-    last = p.load("uop", 0, at(u, "uop"), 1, k)
+    p.load("uop", 0, at(u, "uop"), 1, k)
     for i, s in enumerate(shifts):
-        last = p.alu("mulshr", i, i + 1, shift=s)
-    dump_acc(p, 0, k, last)
+        p.alu("mulshr", i, i + 1, shift=s)
+    dump_acc(p, 0, k)
     want = np.array([[[alu_expected("mulshr", int(x), int(y), s)
                        for x, y in zip(a[i, 0], m[i, 0])]] for i, s in enumerate(shifts)])
     got = read_acc(run(p))
@@ -416,8 +425,8 @@ def test_alu_repeated_dst_pooling_and_reset():
     p.alu("max", 0, 1, 6, dst=(0, 0), src=(1, 0))  # ACC[6] = max over ACC[0:6]
     p.alu("add", 1, 2, reset=True)  # ACC[7] = 0
     p.alu("add", 1, 2, 2, 3, dst=(0, 0), src=(3, 1))  # ACC[7] = sum of ACC[0:6]
-    last = p.alu("add", 2, 3, 3, 2, dst=(0, 0), src=(0, 0), reset=True)  # ACC[8] = 0
-    dump_acc(p, 0, 9, last)
+    p.alu("add", 2, 3, 3, 2, dst=(0, 0), src=(0, 0), reset=True)  # ACC[8] = 0
+    dump_acc(p, 0, 9)
     want = np.concatenate([vals, vals.max(axis=0, keepdims=True),
                            wrap(vals.sum(axis=0, keepdims=True)), np.zeros((1, 1, BO), np.int64)])
     np.testing.assert_array_equal(read_acc(run(p)), want)
@@ -432,8 +441,8 @@ def test_unread_alu_src_need_not_be_in_range():
     u = p.uops("u", dst=[0, 1], src=[0, 0])
     p.load("uop", 0, at(u, "uop"), 1, 2)
     p.alu("add", 0, 1, 3, dst=(1, 0), src=(2047, 0), imm=5)  # src 0, 2047, 4094
-    last = p.alu("max", 1, 2, 3, dst=(0, 0), src=(2047, 0), reset=True)
-    dump_acc(p, 0, 3, last)
+    p.alu("max", 1, 2, 3, dst=(0, 0), src=(2047, 0), reset=True)
+    dump_acc(p, 0, 3)
     want = wrap(vals + 5)
     want[1] = 0
     np.testing.assert_array_equal(read_acc(run(p)), want)
@@ -448,8 +457,8 @@ def test_alu_iterations_see_earlier_iterations():
     u = p.uops("u", dst=[1, 8], src=[0, 8])
     p.load("uop", 0, at(u, "uop"), 1, 2)
     p.alu("add", 0, 1, 7, dst=(1, 0), src=(1, 0))  # ACC[i+1] += ACC[i], i = 0..6
-    last = p.alu("add", 1, 2, 5, dst=(0, 0), src=(0, 0))  # ACC[8] += ACC[8], five times
-    dump_acc(p, 0, 9, last)
+    p.alu("add", 1, 2, 5, dst=(0, 0), src=(0, 0))  # ACC[8] += ACC[8], five times
+    dump_acc(p, 0, 9)
     want = vals.copy()
     for i in range(1, 8):
         want[i] = wrap(want[i] + want[i - 1])
@@ -469,14 +478,65 @@ def store_program(acc, store_args, filler: int = 0x55, n_out: int = 16):
     return p
 
 
-def test_store_truncates_lanes_to_int8():
+def test_store_saturates_lanes_to_int8():
     rng = np.random.default_rng(14)
     acc = i32(rng, 6, 1, BO)
-    acc[0, 0, :6] = [127, 128, -128, -129, 255, 2**31 - 1]
+    acc[0, 0, :8] = [127, 128, -128, -129, 255, 2**31 - 1, -(2**31), -1]
     got = run(store_program(acc, (0, 0, 1, 6), n_out=6)).read("out").view(np.int8)
-    want = ((acc.astype(np.int64) + 128) % 256 - 128).astype(np.int8).reshape(-1)
+    want = np.clip(acc.astype(np.int64), -128, 127).astype(np.int8).reshape(-1)
     np.testing.assert_array_equal(got, want)
-    assert got[:6].tolist() == [127, -128, -128, 127, -1, -1]
+    assert got[:8].tolist() == [127, 127, -128, -128, 127, 127, -128, -1]
+
+
+# OUT_WIDTH (= INP_WIDTH) and ACC_WIDTH: int8 or int16 outputs of int16 or int32 accumulators
+OUT_CONFIGS = {
+    "int8_of_int32": CFG,
+    "int8_of_int16": HardwareConfig(log_acc_width=4, log_acc_buff_size=16, name="acc16"),
+    "int16_of_int32": HardwareConfig(log_inp_width=4, name="out16"),
+    "int16_of_int16": HardwareConfig(log_inp_width=4, log_acc_width=4, log_acc_buff_size=16,
+                                     name="out16acc16"),
+}
+
+
+@pytest.mark.parametrize("cfg", OUT_CONFIGS.values(), ids=list(OUT_CONFIGS))
+def test_store_saturates_every_lane(cfg):
+    """SPEC.md 5.4: each lane becomes min(max(a, -2^(O-1)), 2^(O-1) - 1); every lane of an
+    element sees values below, at, inside and above the bounds (all inside if O = ACC_WIDTH)."""
+    n_bits, o_bits = cfg.acc_width, cfg.out_width
+    lo, hi = -(1 << (o_bits - 1)), (1 << (o_bits - 1)) - 1
+    amin, amax = -(1 << (n_bits - 1)), (1 << (n_bits - 1)) - 1
+    values = sorted(v for v in {amin, amin + 1, 2 * lo - 1, lo - 2, lo - 1, lo, lo + 1, -1, 0, 1,
+                                hi - 1, hi, hi + 1, hi + 2, 2 * hi + 2, amax - 1, amax}
+                    if amin <= v <= amax)
+    m, bo = len(values), cfg.block_out
+    # element i, lane o holds values[(i + o) % m]: each lane sees every value
+    acc = np.array([[[values[(i + o) % m] for o in range(bo)]] for i in range(m)], np.int64)
+    p = ProgramBuilder(cfg)
+    src = p.alloc("acc", acc.astype(cfg.lane_dtype("acc")))
+    out = p.alloc("out", shape=(m, 1, bo), dtype=cfg.lane_dtype("out"))
+    p.load("acc", 0, src.elem_index(cfg.elem_bytes("acc")), 1, m, push_next=True)
+    p.store(0, out.elem_index(cfg.elem_bytes("out")), 1, m, pop_prev=True)
+    p.finish()
+    got = run(p).read("out")
+    want = np.array([[[min(max(int(v), lo), hi) for v in e[0]]] for e in acc])
+    assert got.dtype == np.dtype(cfg.lane_dtype("out"))
+    np.testing.assert_array_equal(got, want)
+    assert ((acc < lo).any() and (acc > hi).any()) == (o_bits < n_bits)
+
+
+def test_store_leaves_the_accumulator_unchanged():
+    """OUT is a view of ACC (SPEC.md section 1): saturating it in a STORE writes nothing back."""
+    rng = np.random.default_rng(17)
+    acc = i32(rng, 4, 1, BO)
+    p = builder()
+    load_acc_values(p, acc, push_next=True)
+    out = p.alloc("out", shape=(4, 1, BO), dtype="int8")
+    p.store(0, at(out, "out"), 1, 4, pop_prev=True, push_prev=True)
+    p.load("acc", 0, 0, 0, 0, pop_next=True)  # a no-op ordered after the STORE
+    dump_acc(p, 0, 4)
+    result = run(p)
+    np.testing.assert_array_equal(result.read("out"), np.clip(acc, -128, 127))
+    np.testing.assert_array_equal(read_acc(result), acc)
 
 
 @pytest.mark.parametrize("args", [(1, 0, 3, 2, 5), (0, 2, 2, 3, 3), (2, 1, 1, 4, 0),
@@ -489,7 +549,8 @@ def test_store_rows_land_at_their_stride(args):
     got = run(store_program(acc, args)).read("out").reshape(16, BO)
     want = np.full((16, BO), 0x55, np.uint8)
     for r in range(y):
-        rows = acc[sram + r * x:sram + (r + 1) * x, 0].astype(np.int8).view(np.uint8)
+        rows = np.clip(acc[sram + r * x:sram + (r + 1) * x, 0], -128, 127).astype(np.int8)
+        rows = rows.view(np.uint8)
         want[dram + r * stride:dram + r * stride + x] = rows
     np.testing.assert_array_equal(got, want)
 

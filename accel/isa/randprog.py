@@ -10,13 +10,20 @@ What is generated
   32 to 128 micro-ops) at a random base, so high address bits are exercised. Every index an
   instruction reads or writes lies in these windows; indices it does not read (src and wgt of a
   reset GEMM, src of a reset or immediate ALU) are sometimes out of range (SPEC.md rule 9).
+  Beside the ACC area of n elements (before or after it) lie ``(P - 1) * n`` scratch elements
+  that only the epilogue uses, ``P = ACC_WIDTH / OUT_WIDTH``; so n is at most ``D_ACC / P``.
+  (With ``D_ACC < P``, i.e. two elements, one scratch element serves the digits in turn; the
+  area has one element then, too few for ``pingpong`` halves, so ``free`` is used instead.)
 * DRAM regions (aligned to the largest element size): ``inp_data``, ``wgt_data`` (random lanes
-  over the full signed range), ``acc_data`` (a mix of full-range, int8-range and small lanes, the
-  latter useful as vector shift amounts), ``uops`` (micro-op words, built as instructions need
-  them), ``out`` (zero-filled, written by STOREs) and ``acc_dump`` (written by the epilogue).
+  over the full signed range), ``acc_data`` (a mix of full-range lanes, lanes inside the OUT
+  range, lanes at and next to its bounds ``-2^(O-1)`` and ``2^(O-1) - 1`` (``O = OUT_WIDTH``),
+  and small lanes useful as vector shift amounts), ``uops`` (micro-op words, built as
+  instructions need them), ``out`` (zero-filled, written by STOREs) and ``acc_dump`` (written
+  by the epilogue). Body STOREs thus write lanes that saturate, both ways, and lanes that do
+  not (SPEC.md 5.4).
 * A prologue loads each whole working area of INP, WGT and ACC (one LOAD each, with a random
-  2D shape and padding whose ``H * W`` equals the area), so nothing ever reads uninitialized
-  SRAM, whose contents SPEC.md leaves unspecified.
+  2D shape and padding whose ``H * W`` equals the area), so nothing reads SRAM that the program
+  has not written.
 * A body of random actions: LOAD INP/WGT/ACC (random shape, strides equal to, larger than and
   occasionally smaller than ``x_size``, every padding side up to 15, zero-size loads), GEMM
   (with and without reset) and ALU (every operation; immediates including negative and large
@@ -28,9 +35,30 @@ What is generated
   factor whose count is 1 is sometimes random over its whole field). Micro-ops carry random bits
   above their fields when the configuration leaves any.
 * A drain of zero-size no-op instructions that pop any token still queued, then an epilogue
-  that stores the whole ACC area with all ACC_WIDTH bits to ``acc_dump`` (STORE the low
-  OUT_WIDTH bits, ALU SHR by OUT_WIDTH, STORE, ...), so every accumulator lane is observable
-  (a STORE alone keeps only OUT_WIDTH bits), then FINISH.
+  that stores the whole ACC area with all ACC_WIDTH bits to ``acc_dump``, so every accumulator
+  lane is observable (a STORE alone saturates it to OUT_WIDTH bits), then FINISH.
+
+The full-precision epilogue
+---------------------------
+With ``N = ACC_WIDTH``, ``O = OUT_WIDTH`` and ``P = N / O`` (1, 2 or 4), part ``k`` of
+``acc_dump`` (``k = 0`` the lowest) holds, for every lane ``x`` of the area, the O-bit digit
+``d_k`` = bits ``[k*O, (k+1)*O)`` of ``x`` read as a signed O-bit number: the same bytes a
+truncating STORE of ``x >> k*O`` would write. Each digit is computed exactly into an element of
+its own, then stored::
+
+    T_j = x                     ALU reset, then ADD T_j += A        (j = 1 .. P-1, scratch)
+    T_j = x << j*O              ALU SHR -j*O (a left shift, wrapped to N bits)
+    T_j = T_j >> (N - O)        ALU SHR N-O (arithmetic)            -> d_{P-1-j}
+    A   = x >> (N - O)                                              -> d_{P-1}
+
+Why it is exact: ``x << j*O`` wrapped to N bits is the N-bit word whose top O bits are bits
+``[(P-1-j)*O, (P-j)*O)`` of ``x`` (the bits shifted out are exactly the higher digits); an
+arithmetic shift right by ``N - O`` (at most N-1, so not clamped) leaves those O bits as a
+signed value in ``[-2^(O-1), 2^(O-1) - 1]``, which a saturating STORE writes unchanged, as its
+own O-bit two's complement pattern. So ``acc_dump`` holds every bit of ``x``, and
+``read_acc_dump`` rebuilds ``x = wrap_N(sum_k (d_k mod 2^O) << k*O)``. With ``P = 1`` the area
+is stored as it is. The epilogue never relies on saturation (tests check every value it stores
+is in range); the random body STOREs test saturation.
 
 Dependency styles
 -----------------
@@ -56,7 +84,8 @@ the k-th pop of a queue matching its k-th push) and records each instruction's e
 different modules that touch a common element, at least one writing, must be ordered by the
 clocks; ``free`` redraws an action that is not, and ``serial`` and ``pingpong`` are race-free by
 construction (the tracker asserts it). Loads read DRAM only from the data, micro-op and (when
-ordered) output regions; only STOREs write DRAM (to ``out`` and ``acc_dump``).
+ordered) output regions; only STOREs write DRAM (to ``out`` and ``acc_dump``). The epilogue's
+tokens are in :meth:`_Generator.epilogue`; the tracker checks them like the body's.
 
 Deadlock freedom: a pop is generated only when an earlier instruction in program order pushed
 the token it will match, and a push only when at most ``min(TOKEN_QUEUE_DEPTH, 3)`` tokens would
@@ -190,13 +219,25 @@ class _Generator:
         self.uop_words: list[int] = []
         self.uop_model: dict[int, tuple[int, int, int]] = {}  # UOP buffer contents we loaded
         self.uop_ranges: list[tuple[int, int]] = []
-        self.dram_reuse = style != "pingpong"
         self.area: dict[str, tuple[int, int]] = {}
+        # The epilogue needs scratch next to the ACC area: parts - 1 blocks of its size, fewer
+        # (reused) if the accumulator has fewer than ``parts`` elements.
+        self.parts = cfg.acc_width // cfg.out_width
+        self.slots = min(self.parts, cfg.depth("acc")) - 1
+        self.scratch = 0  # first scratch element, set below when parts > 1
         for mem, sizes in (("inp", (8, 16, 32, 64)), ("wgt", (4, 8, 16)),
                            ("acc", (8, 16, 32, 64)), ("uop", (32, 64, 128))):
-            n = min(cfg.depth(mem), int(rng.choice(sizes)))
-            base = int(rng.integers(0, cfg.depth(mem) - n + 1))
+            k = self.slots + 1 if mem == "acc" else 1
+            n = min(cfg.depth(mem) // k, int(rng.choice(sizes)))
+            base = int(rng.integers(0, cfg.depth(mem) - k * n + 1))
+            if k > 1 and rng.random() < 0.5:  # area after its scratch (else before it)
+                self.scratch, base = base, base + (k - 1) * n
+            elif k > 1:
+                self.scratch = base + n
             self.area[mem] = (base, base + n)
+        if style == "pingpong" and self._size("acc") < 2:  # no halves: see the module docstring
+            self.style = "free"
+        self.dram_reuse = self.style != "pingpong"
         self.pool = {m: 2 * self._size(m) + 16 for m in ("inp", "wgt", "acc")}
         self.pool["out"] = 2 * self._size("acc") + 16
         self.data = {m: self._random_lanes(m) for m in ("inp", "wgt", "acc")}
@@ -215,9 +256,12 @@ class _Generator:
         bits = self.cfg.elem_bits(mem)
         full = self.rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=shape)
         if mem == "acc":
-            small = self.rng.integers(-128, 128, size=shape)
-            tiny = self.rng.integers(-bits - 4, bits + 5, size=shape)
-            full = np.choose(self.rng.integers(0, 3, size=shape), [full, small, tiny])
+            lim = 1 << (self.cfg.out_width - 1)  # STORE saturates to [-lim, lim - 1]
+            inside = self.rng.integers(-lim, lim, size=shape)
+            tiny = self.rng.integers(-bits - 4, bits + 5, size=shape)  # shift amounts
+            edge = self.rng.choice([-lim - 1, -lim, -lim + 1, lim - 2, lim - 1, lim], size=shape)
+            edge = np.clip(edge, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+            full = np.choose(self.rng.integers(0, 4, size=shape), [full, inside, tiny, edge])
         return full.astype(self.cfg.lane_dtype(mem))
 
     def _subwin(self, win: tuple[int, int]) -> tuple[int, int]:
@@ -573,36 +617,77 @@ class _Generator:
     def epilogue(self) -> None:
         """Dump every accumulator lane of the ACC area, all ACC_WIDTH bits, to ``acc_dump``.
 
-        STORE keeps only the low OUT_WIDTH bits, so the dump stores the area, shifts it right by
-        OUT_WIDTH (ALU SHR), stores again, and so on. Runs after ``drain`` (no token queued),
-        so its own c2s/s2c tokens order it after every earlier access to the ACC area.
+        STORE saturates to OUT_WIDTH = O bits, so an N-bit lane x is cut into its P = N / O
+        digits of O bits, each made a value STORE keeps exactly (module docstring)::
+
+            LOAD UOP  P micro-ops: (dst, src) = (A, A), (T_1, A), ..., (T_{P-1}, A)
+            ALU  T_j = 0 (reset); T_j += A; T_j = T_j SHR -j*O (one per j); T_j SHR N-O  push c2s
+            STORE T_1, ..., T_{P-1} to parts P-2 .. 0    (the first pops c2s, the last pushes s2c)
+            ALU  A = A SHR N-O                            pop s2c, push c2s
+            STORE A to part P-1                           pop c2s
+
+        A is the area and T_j the j-th block of scratch elements beside it, which no earlier
+        instruction touches. Runs after ``drain`` (no token queued): the c2s tokens order each
+        STORE after the ALUs writing what it reads, and the s2c token orders the write to A after
+        every earlier STORE (reading A), as STOREs run in order. With fewer scratch blocks than
+        P - 1 the ALU/STORE group runs in rounds over the blocks, each round's reset popping the
+        s2c of the previous round's STOREs.
         """
         cfg = self.cfg
         lo, hi = self.area["acc"]
-        n, parts = hi - lo, cfg.acc_width // cfg.out_width
-        inner = min(n, 8)
+        n, parts, o = hi - lo, self.parts, cfg.out_width
+        e = cfg.elem_bytes("out")
+
+        def store(k: int, sram: int, **flags: tuple[str, ...]) -> None:
+            ins = _Insn(STORE_M, _mem_fields(Opcode.STORE, "out", sram, k * n, 1, n, n),
+                        reads={"acc": set(range(sram, sram + n))},
+                        dram=[("acc_dump", k * n * e, (k + 1) * n * e, True)],
+                        region="acc_dump", elem="out")
+            self.must_emit([ins], flags.get("pops", ()), flags.get("pushes", ()))
+
+        if parts == 1:  # N = O: STORE keeps every bit
+            self.must_emit([self._noop(COMPUTE_M)], pushes=("c2s",))
+            store(0, lo, pops=("c2s",))
+            return
+        slots = self.slots  # T_j is scratch block (j - 1) % slots: rounds of `slots` digits
+        dsts = [lo] + [self.scratch + (j - 1) % slots * n for j in range(1, parts)]  # A, T_j
         ulo = self.area["uop"][0]
-        word = int(encode_uops(cfg, [lo], [lo], [0])[0])
+        words = [int(w) for w in encode_uops(cfg, dsts, [lo] * parts, [0] * parts)]
         base = len(self.uop_words)
-        load = _Insn(COMPUTE_M, _mem_fields(Opcode.LOAD, "uop", ulo, base, 1, 1, 1),
-                     writes={"uop": {ulo}}, dram=[("uops", base * 4, base * 4 + 4, False)],
-                     region="uops", elem="uop", uop_writes={ulo: (lo, lo, 0)}, new_words=[word])
-        self.must_emit([load], pushes=("c2s",))
-        acc = set(range(lo, hi))
-        for k in range(parts):
-            e = cfg.elem_bytes("out")
-            store = _Insn(STORE_M, _mem_fields(Opcode.STORE, "out", lo, k * n, 1, n, n),
-                          reads={"acc": acc}, dram=[("acc_dump", k * n * e, (k + 1) * n * e, True)],
-                          region="acc_dump", elem="out")
-            self.must_emit([store], ("c2s",), ("s2c",) if k + 1 < parts else ())
-            if k + 1 < parts:
-                shr = _Insn(COMPUTE_M, {"opcode": Opcode.ALU, "uop_bgn": ulo, "uop_end": ulo + 1,
-                                        "iter_out": n // inner, "iter_in": inner,
-                                        "dst_factor_out": inner % n, "dst_factor_in": 1,
-                                        "src_factor_out": inner % n, "src_factor_in": 1,
-                                        "alu_op": AluOp.SHR, "use_imm": 1, "imm": cfg.out_width},
-                            reads={"uop": {ulo}, "acc": acc}, writes={"acc": acc})
-                self.must_emit([shr], ("s2c",), ("c2s",))
+        fields = _mem_fields(Opcode.LOAD, "uop", ulo, base, 1, parts, parts)
+        self.must_emit([_Insn(COMPUTE_M, fields, writes={"uop": set(range(ulo, ulo + parts))},
+                              dram=[("uops", base * 4, (base + parts) * 4, False)],
+                              region="uops", elem="uop", new_words=words,
+                              uop_writes={ulo + j: (d, lo, 0) for j, d in enumerate(dsts)})])
+        inner = min(n, 8)
+
+        def alu(u0: int, u1: int, op: int, imm: int = 0, *, reset: int = 0,
+                **flags: tuple[str, ...]) -> None:
+            """ALU ``op`` over every element of the blocks of micro-ops u0..u1-1."""
+            dst = {d + i for d in dsts[u0:u1] for i in range(n)}
+            reads = {"uop": set(range(ulo + u0, ulo + u1))}
+            if not reset:
+                reads["acc"] = dst | (set(range(lo, hi)) if op == AluOp.ADD else set())
+            fields = {"opcode": Opcode.ALU, "reset": reset, "uop_bgn": ulo + u0,
+                      "uop_end": ulo + u1, "iter_out": n // inner, "iter_in": inner,
+                      "dst_factor_out": inner % n, "dst_factor_in": 1,
+                      "src_factor_out": inner % n, "src_factor_in": 1, "alu_op": op,
+                      "use_imm": int(op != AluOp.ADD), "imm": imm}
+            self.must_emit([_Insn(COMPUTE_M, fields, reads=reads, writes={"acc": dst})],
+                           flags.get("pops", ()), flags.get("pushes", ()))
+
+        for j0 in range(1, parts, slots):  # one round: digits T_j0 .. T_{j1-1}
+            j1 = min(j0 + slots, parts)
+            alu(j0, j1, AluOp.ADD, reset=1, pops=("s2c",) if j0 > 1 else ())  # T_j = 0
+            alu(j0, j1, AluOp.ADD)  # T_j = x
+            for j in range(j0, j1):
+                alu(j, j + 1, AluOp.SHR, -j * o)  # T_j = x << j*O (wrapped to N bits)
+            alu(j0, j1, AluOp.SHR, cfg.acc_width - o, pushes=("c2s",))
+            for j in range(j0, j1):  # T_j holds digit P-1-j (from the low end)
+                store(parts - 1 - j, dsts[j], pops=("c2s",) if j == j0 else (),
+                      pushes=("s2c",) if j == j1 - 1 else ())
+        alu(0, 1, AluOp.SHR, cfg.acc_width - o, pops=("s2c",), pushes=("c2s",))
+        store(parts - 1, lo, pops=("c2s",))
 
     def _noop(self, m: int) -> _Insn:
         """A zero-size LOAD or STORE of module ``m``: it touches no memory."""
@@ -650,15 +735,30 @@ class _Generator:
 
 
 def random_program(rng: np.random.Generator, cfg: HardwareConfig, *, n_insns: int = 40,
-                   overlap: bool = True) -> Bundle:
+                   overlap: bool = True, epilogue: bool = True) -> Bundle:
     """A random legal, race-free, deadlock-free program of about ``n_insns`` instructions.
 
     ``overlap=False`` gives the ``serial`` style; ``overlap=True`` picks ``pingpong`` or
     ``free`` at random (see the module docstring). Deterministic in the state of ``rng``.
+    ``epilogue=False`` leaves out the accumulator dump (``acc_dump`` stays zero) and gives
+    otherwise the same program, to test the dump itself.
     """
     style = "serial" if not overlap else str(rng.choice(["pingpong", "free"]))
     gen = _Generator(rng, cfg, style)
-    getattr(gen, style)(n_insns)
+    getattr(gen, gen.style)(n_insns)
     gen.drain()
-    gen.epilogue()
+    if epilogue:
+        gen.epilogue()
     return gen.bundle()
+
+
+def read_acc_dump(bundle: Bundle, dram: np.ndarray) -> np.ndarray:
+    """The ACC area's final lanes (int64, ``(n,) +`` ACC element shape) from ``acc_dump``.
+
+    Part k of ``acc_dump`` holds bits ``[k*O, (k+1)*O)`` of every lane as a signed O-bit value.
+    """
+    cfg = bundle.config
+    parts = bundle.read("acc_dump", dram).astype(np.int64)
+    mask, o, half = (1 << cfg.out_width) - 1, cfg.out_width, 1 << (cfg.acc_width - 1)
+    x = sum((part & mask) << (k * o) for k, part in enumerate(parts))
+    return ((x + half) & ((1 << cfg.acc_width) - 1)) - half

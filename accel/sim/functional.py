@@ -94,8 +94,9 @@ class FunctionalEngine:
         if not (y and x):
             return
         base = int(ins["sram_base"])
-        out = self.st.mem["acc"][base:base + y * x].astype(
-            np.dtype(cfg.lane_dtype("out")).newbyteorder("<"))  # truncating cast (wraps)
+        lim = 1 << (cfg.out_width - 1)
+        out = np.clip(self.st.mem["acc"][base:base + y * x], -lim, lim - 1).astype(
+            np.dtype(cfg.lane_dtype("out")).newbyteorder("<"))  # saturate, then narrow
         rows = self._dram_rows(int(ins["dram_base"]) * e, y, x * e, int(ins["x_stride"]) * e,
                                writeable=True)
         rows[...] = out.view(np.uint8).reshape(y, x * e)

@@ -1,7 +1,9 @@
 """A blocked int8 GEMM program, serial or with two-way latency hiding.
 
 The program computes ``C = clip(rshr(A @ W.T, shift), -128, 127)`` for ``A`` (m x k) and ``W``
-(n x k), where ``rshr`` is the ALU's rounding right shift (SPEC.md 5.6, RSHR). Blocked sizes:
+(n x k), where ``rshr`` is the ALU's rounding right shift (SPEC.md 5.6, RSHR) and the clip is
+the STORE's saturation to the OUT lane type (SPEC.md 5.4; the range is -32768..32767 when
+OUT_WIDTH is 16). Requantization thus costs one ALU instruction per tile. Blocked sizes:
 ``MB = m / BATCH`` row blocks, ``NB = n / BLOCK_OUT`` output blocks, ``KB = k / BLOCK_IN``
 reduction blocks.
 
@@ -33,8 +35,8 @@ chunk index g picks half g % 2; acc halves ping-pong across consecutive tiles)::
         for each chunk g of the tile:
             COMPUTE  GEMM                pop l2c; push c2l if g+2 < G (its inp/wgt half is free)
             LOAD     inp[g+2] pop c2l; wgt[g+2] push l2c             (if g+2 < G)
-        COMPUTE  ALU RSHR shift; MAX -128; MIN 127 push c2s
-        STORE    tile t                  pop c2s; push s2c if t+2 < T
+        COMPUTE  ALU RSHR shift          push c2s
+        STORE    tile t (saturating)     pop c2s; push s2c if t+2 < T
     COMPUTE  FINISH
 
 ``variant="serial"`` has one buffer of each kind and a strict chain LOAD -> COMPUTE -> STORE::
@@ -45,8 +47,8 @@ chunk index g picks half g % 2; acc halves ping-pong across consecutive tiles)::
         for each chunk c:
             LOAD     inp pop c2l; wgt push l2c
             COMPUTE  GEMM                pop l2c; push c2l unless c is the tile's last chunk
-        COMPUTE  ALU RSHR, MAX, MIN push c2s
-        STORE    tile t                  pop c2s; push s2c if t < T-1
+        COMPUTE  ALU RSHR shift          push c2s
+        STORE    tile t (saturating)     pop c2s; push s2c if t < T-1
     COMPUTE  FINISH
 
 Every pop names a token pushed by an earlier instruction in program order, so neither variant
@@ -68,7 +70,7 @@ from ..errors import VdlaError
 from ..program import ProgramBuilder
 
 VARIANTS = ("serial", "overlap")
-OUT_MIN, OUT_MAX = -128, 127
+INT8_MIN, INT8_MAX = -128, 127  # range of the random inputs (int8 values in any lane width)
 TILE_KEYS = ("rows", "out_blocks", "k_blocks")
 _PIPE = 3  # a GEMM/ALU of n iterations occupies COMPUTE for n + 3 cycles (SPEC.md 6.4)
 _BUFFER_NAMES = {"inp": "input buffer (INP)", "wgt": "weight buffer (WGT)",
@@ -165,7 +167,7 @@ def _estimate(cfg: HardwareConfig, mb: int, nb: int, kb: int, tm: int, tn: int,
     load = tm * beats(tk * cfg.elem_bytes("inp")) + tn * beats(tk * cfg.elem_bytes("wgt")) + 2 * lat
     store = tm * beats(tn * cfg.elem_bytes("out")) + lat
     chunk = max(gemm, load + store // chunks)
-    cycles = load + (tiles * chunks - 1) * chunk + gemm + tiles * 4 * (tm * tn + _PIPE) + store
+    cycles = load + (tiles * chunks - 1) * chunk + gemm + tiles * 2 * (tm * tn + _PIPE) + store
     nbytes = (-(-nb // tn) * mb * kb * cfg.elem_bytes("inp")
               + -(-mb // tm) * nb * kb * cfg.elem_bytes("wgt"))
     return cycles, nbytes
@@ -258,7 +260,8 @@ def gemm_reference(a: np.ndarray, w: np.ndarray, shift: int,
     """Exact numpy model of the accelerator program: ``clip(rshr(A @ W.T), -128, 127)``.
 
     The accumulator wraps at ACC_WIDTH bits and RSHR rounds half up (SPEC.md 5.5, 5.6); the
-    result has the OUT lane type.
+    clip is STORE's saturation to the OUT lane type (SPEC.md 5.4: -128..127 for int8 outputs,
+    -32768..32767 for int16), which is also the result's type.
     """
     cfg = cfg or HardwareConfig()
     k = a.shape[1]
@@ -270,7 +273,8 @@ def gemm_reference(a: np.ndarray, w: np.ndarray, shift: int,
     s = min(shift, cfg.acc_width)
     if s >= 1:
         acc = _wrap((acc + (1 << (s - 1))) >> s, cfg.acc_width)
-    return np.clip(acc, OUT_MIN, OUT_MAX).astype(cfg.lane_dtype("out"))
+    lim = 1 << (cfg.out_width - 1)
+    return np.clip(acc, -lim, lim - 1).astype(cfg.lane_dtype("out"))
 
 
 def pack_inp(cfg: HardwareConfig, a: np.ndarray) -> np.ndarray:
@@ -347,10 +351,11 @@ class GemmWorkload:
 
         Serial: every step waits for the previous one, so the total is the sum of the steps
         (a transfer of B beats takes B + L cycles from start to retire, a GEMM/ALU of n
-        iterations n + 3). Overlap: the prologue (micro-ops, first chunk's loads), then COMPUTE
-        busy back to back, then the last tile's STORE. The overlap figure is exact when the
-        loads of each chunk finish under the previous GEMM and the bus is never contended at a
-        critical point (true for the default 1024^3 problem); otherwise it is a lower bound.
+        iterations n + 3; per tile a reset and the RSHR besides the chunks' GEMMs). Overlap: the
+        prologue (micro-ops, first chunk's loads), then COMPUTE busy back to back, then the last
+        tile's STORE. The overlap figure is exact when the loads of each chunk finish under the
+        previous GEMM and the bus is never contended at a critical point (true for the default
+        1024^3 problem); otherwise it is a lower bound.
         """
         cfg, lat, beats = self.cfg, self.cfg.dram_latency, self.cfg.beats
         ei, ew, eo = (cfg.elem_bytes(x) for x in ("inp", "wgt", "out"))
@@ -359,7 +364,7 @@ class GemmWorkload:
         if self.variant == "serial":
             t = n_uop
             for _, tm, _, tn in self.tiles:
-                t += 4 * (tm * tn + _PIPE) + tm * beats(tn * eo) + lat
+                t += 2 * (tm * tn + _PIPE) + tm * beats(tn * eo) + lat   # reset, RSHR, STORE
                 for _, tk in self.chunks:
                     t += tm * beats(tk * ei) + tn * beats(tk * ew) + 2 * lat + tm * tn * tk + _PIPE
             return t
@@ -370,7 +375,7 @@ class GemmWorkload:
         t = max(reset0_end, wgt0_push + 1)                           # GEMM 0 starts
         for i, (_, tm, _, tn) in enumerate(self.tiles):
             t += sum(tm * tn * tk + _PIPE for _, tk in self.chunks)
-            t += (3 if i == 0 else 4) * (tm * tn + _PIPE)            # reset (after tile 0), ALU
+            t += (1 if i == 0 else 2) * (tm * tn + _PIPE)            # reset (after tile 0), RSHR
         _, tm, _, tn = self.tiles[-1]
         return t + tm * beats(tn * eo) + lat                         # the last STORE
 
@@ -394,8 +399,8 @@ def build_gemm(cfg: HardwareConfig, m: int, n: int, k: int, *, variant: str = "o
                               "(ACC_WIDTH)")
     tiling = resolve_tiling(cfg, m, n, k, variant, tile)
     rng = np.random.default_rng(seed)
-    a = rng.integers(OUT_MIN, OUT_MAX + 1, size=(m, k), dtype=np.int64)
-    w = rng.integers(OUT_MIN, OUT_MAX + 1, size=(n, k), dtype=np.int64)
+    a = rng.integers(INT8_MIN, INT8_MAX + 1, size=(m, k), dtype=np.int64)
+    w = rng.integers(INT8_MIN, INT8_MAX + 1, size=(n, k), dtype=np.int64)
     a, w = a.astype(cfg.lane_dtype("inp")), w.astype(cfg.lane_dtype("wgt"))
     expected = gemm_reference(a, w, int(shift), cfg)
 
@@ -497,14 +502,11 @@ class _Emitter:
         self.p.gemm(u, u + 1, tm, tn, dst=(_f(tn, tm), _f(1, tn)), reset=True, **deps)
 
     def requantize(self, acc: int, tile: tuple[int, int, int, int], **deps: bool) -> None:
-        """RSHR by the shift, then clip to int8; the dependency flags go on the last op."""
+        """RSHR by the shift; the STORE saturates to the OUT range, so no clipping op is needed."""
         _, tm, _, tn = tile
         u = self.kern.alu(acc)
-        ops = (("rshr", self.shift), ("max", OUT_MIN), ("min", OUT_MAX))
-        for i, (op, imm) in enumerate(ops):
-            flags = deps if i == len(ops) - 1 else {}
-            fac = (_f(tn, tm), _f(1, tn))
-            self.p.alu(op, u, u + 1, tm, tn, dst=fac, src=fac, imm=imm, **flags)
+        fac = (_f(tn, tm), _f(1, tn))
+        self.p.alu("rshr", u, u + 1, tm, tn, dst=fac, src=fac, imm=self.shift, **deps)
 
     def store(self, acc: int, tile: tuple[int, int, int, int], **deps: bool) -> None:
         m0, tm, n0, tn = tile
