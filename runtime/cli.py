@@ -3,10 +3,13 @@
     vdla asm PROG.s -o PROG.bundle [--config CFG.json]
     vdla disasm PROG.bundle [-o PROG.s] [--no-data]
     vdla sim PROG.bundle [--config CFG.json] [--trace OUT.json] [--json]
+    vdla rtl PROG.bundle [--config CFG.json] [--trace OUT.json] [--vcd OUT.vcd] [--json]
+    vdla crosscheck [--random N] [--seed S] [--config CFG.json] [--no-fixed] [--json]
 
-Exit status: 0 on success; 1 when the program itself fails in the simulator (an illegal
-instruction, a deadlock) or the simulator is unavailable; 2 for every usage or input error (bad
-arguments, a missing or malformed file, an assembly error, an invalid or incompatible config).
+Exit status: 0 on success; 1 when the program itself fails in the simulator or the RTL (an
+illegal instruction, a deadlock), the simulator or Verilator is unavailable, or the cross-check
+finds a mismatch; 2 for every usage or input error (bad arguments, a missing or malformed file,
+an assembly error, an invalid or incompatible config).
 Errors print ``vdla: error: MESSAGE`` on stderr, without a traceback.
 """
 
@@ -146,12 +149,62 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rtl(args: argparse.Namespace) -> int:
+    bundle = Bundle.load(args.file)
+    if args.config:
+        bundle = _with_timing_config(bundle, args.config)
+    try:
+        from accel.hw.runner import RtlError, run_rtl
+        from accel.hw.toolchain import ToolchainError
+    except ImportError as exc:
+        raise SimError(f"the RTL runner (accel.hw) is not available: {exc}") from None
+    start = time.perf_counter()
+    try:
+        result = run_rtl(bundle, vcd=args.vcd, trace=args.trace)
+    except (ToolchainError, RtlError) as exc:
+        raise SimError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    total = time.perf_counter() - start
+    sys.stdout.write(result.report.format().rstrip("\n") + "\n")
+    if args.json:
+        doc = dict(result.report.to_dict())
+        doc["backend"] = "rtl"
+        doc["wall_seconds"] = result.wall_seconds
+        doc["total_seconds"] = total  # including the build (first use) and file transfer
+        doc["sim_cycles_per_second"] = (doc["cycles"] / result.wall_seconds
+                                        if result.wall_seconds > 0 else None)
+        sys.stdout.write(json.dumps(doc, default=_jsonable) + "\n")
+    return 0
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    cfg = HardwareConfig.load(args.config) if args.config else HardwareConfig()
+    if args.random < 0:
+        raise UserError(f"--random {args.random}: the number of random programs must be >= 0")
+    try:
+        from accel.hw.crosscheck import crosscheck, stderr_progress
+        from accel.hw.toolchain import ToolchainError
+    except ImportError as exc:
+        raise SimError(f"the RTL runner (accel.hw) is not available: {exc}") from None
+    try:
+        res = crosscheck(cfg, n_random=args.random, seed=args.seed, fixed=not args.no_fixed,
+                         progress=stderr_progress("vdla crosscheck: "))
+    except ToolchainError as exc:
+        raise SimError(str(exc)) from None
+    sys.stdout.write(res.format() + "\n")
+    if args.json:
+        sys.stdout.write(json.dumps(res.to_dict(), default=_jsonable) + "\n")
+    return 0 if res.ok else EXIT_SIM_ERROR
+
+
 # ----------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vdla", description="Assemble, disassemble and simulate VDLA program bundles.",
-        epilog="Exit status: 0 success; 1 the program failed in the simulator (illegal "
-               "instruction, deadlock) or the simulator is unavailable; 2 usage or input "
+        epilog="Exit status: 0 success; 1 the program failed in the simulator or the RTL "
+               "(illegal instruction, deadlock), a tool is unavailable or the cross-check "
+               "found a mismatch; 2 usage or input "
                "error (missing or malformed file, assembly error, bad config).")
     parser.add_argument("--version", action="version", version=f"vdla {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -188,6 +241,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the report, print one JSON object with the counters, "
                         "wall_seconds and sim_cycles_per_second as the last line")
     p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("rtl", help="run a bundle on the RTL (Verilog under Verilator)",
+                       description="Run a bundle on the accelerator's RTL and print the same "
+                                   "cycle report as `vdla sim`. The Verilator model is built "
+                                   "on first use for each configuration and cached "
+                                   "($VDLA_CACHE, default ~/.cache/vdla).")
+    p.add_argument("file", metavar="FILE.bundle")
+    p.add_argument("--config", metavar="CFG.json",
+                   help="run with this config's timing knobs (as for `vdla sim`)")
+    p.add_argument("--trace", metavar="OUT.json", help="write a per-instruction trace")
+    p.add_argument("--vcd", metavar="OUT.vcd", help="write a waveform of the whole run")
+    p.add_argument("--json", action="store_true",
+                   help="after the report, print one JSON object with the counters, "
+                        "wall_seconds and sim_cycles_per_second as the last line")
+    p.set_defaults(func=cmd_rtl)
+
+    p = sub.add_parser("crosscheck", help="check that the RTL and the simulator agree",
+                       description="Run the fixed test programs and N random legal programs "
+                                   "on the simulator and on the RTL; require identical DRAM, "
+                                   "cycles, counters and per-instruction cycles. Progress goes "
+                                   "to stderr; exit status 1 on a mismatch.")
+    p.add_argument("--random", type=int, default=100, metavar="N",
+                   help="number of random programs (default 100)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--config", metavar="CFG.json",
+                   help="hardware configuration (default: the default config)")
+    p.add_argument("--no-fixed", action="store_true", help="random programs only")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON summary object as the last line")
+    p.set_defaults(func=cmd_crosscheck)
     return parser
 
 

@@ -1,0 +1,120 @@
+"""Shared pieces of the accelerator operators: requantization and the fused epilogue.
+
+The epilogue of a GEMM-based operator is one elementwise ``acc`` stage, written so that its
+reference meaning is exactly what the ALU does (``compiler/codegen/vdla/alu.py``)::
+
+    rshr(x, s)      = acc((int64(x) + 2^(s-1)) // 2^s)                   RSHR s
+    mulshr(x, m, s) = acc((int64(x) * int64(m) + 2^(s-1)) // 2^s)        MULSHR s
+    relu(x)         = max(x, 0)                                            MAX 0
+
+Saturation to int8 is not written here: the output stage's ``int8(min(max(x, -128), 127))``
+is the STORE's saturating narrowing (SPEC.md 5.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ... import te
+from ...codegen.vdla.target import ALU, DMA_COPY, VdlaTarget
+from ...te import Tensor
+from .errors import VdlaOpError
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Requantization of an int32 accumulator: RSHR by ``shift``, or (``multiplier``) MULSHR
+    by a per-channel multiplier tensor and ``shift``; ``shift=0`` without a multiplier keeps
+    the accumulator as is."""
+
+    shift: int = 0
+    multiplier: bool = False
+
+    def check(self, t: VdlaTarget, op: str) -> None:
+        n = t.cfg.acc_width
+        hi = 2 * n - 2 if self.multiplier else n
+        if isinstance(self.shift, bool) or not isinstance(self.shift, int) \
+                or not 0 <= self.shift <= hi:
+            raise VdlaOpError(f"{op}: shift={self.shift!r} must be an int in 0..{hi}")
+
+
+def rshr(t: VdlaTarget, x, s: int):
+    """Rounding arithmetic shift right by ``s`` (``s >= 1``), exact in 64 bits."""
+    return te.cast(t.dtype("acc"), (te.cast("int64", x) + (1 << (s - 1))) // (1 << s))
+
+
+def mulshr(t: VdlaTarget, x, m, s: int):
+    """``round(x * m / 2^s)`` (half up), exact in 64 bits, wrapped to the accumulator."""
+    p = te.cast("int64", x) * te.cast("int64", m)
+    if s:
+        p = (p + (1 << (s - 1))) // (1 << s)
+    return te.cast(t.dtype("acc"), p)
+
+
+def post_chain(t: VdlaTarget, x: Tensor, requant: Requant, relu: bool,
+               mult: Tensor | None = None, res: Tensor | None = None,
+               name: str = "post") -> Tensor | None:
+    """The fused epilogue of ``x`` (packed ``(.., co, .., b, o)`` with ``co`` at axis 1),
+    or None when there is nothing to do. ``mult`` is (OB, BATCH, BLOCK_OUT) int32; ``res``
+    an int8 tensor of ``x``'s shape in the input packing (BLOCK_IN lanes)."""
+    if not (requant.shift or requant.multiplier or relu or res is not None):
+        return None
+    nd = len(x.shape)
+
+    def f(*i):
+        co, b, o = i[1], i[nd - 2], i[nd - 1]
+        v = x(*i)
+        if requant.multiplier:
+            v = mulshr(t, v, mult[co, b, o], requant.shift)
+        elif requant.shift:
+            v = rshr(t, v, requant.shift)
+        if res is not None:
+            v = v + inp_at(t, res, i)
+        if relu:
+            v = te.max(v, 0)
+        return v
+
+    return te.compute(x.shape, f, name=name)
+
+
+def attach_epilogue(t: VdlaTarget, s, st) -> None:
+    """Schedule the epilogue ``st.post`` (already computed at its output tile): the GEMM
+    stage ``st.conv`` and the epilogue's extra inputs (multiplier into ``acc``, residual into
+    ``inp``) are computed once per tile, before the ALU loops (pragma ``alu``)."""
+    if st.post is None:
+        return
+    post = s[st.post]
+    root, inner = post.split(post.op.axis[0], nparts=1)
+    s[st.conv].compute_at(post, root)
+    post.pragma(inner, ALU)
+    for ext in st.extra:
+        mem = t.acc if ext.dtype == t.dtype("acc") else t.inp
+        c = s.cache_read(ext, mem, [st.post])
+        s[c].compute_at(post, root)
+        s[c].pragma(s[c].op.axis[0], DMA_COPY)
+
+
+def inp_at(t: VdlaTarget, x: Tensor, i: tuple):
+    """``x`` (an int8 tensor in the input packing, BLOCK_IN lanes) at the output-packed index
+    ``i`` = (n, co, ..., b, o), widened to the accumulator type."""
+    cfg = t.cfg
+    if cfg.block_in == cfg.block_out:
+        return te.cast(t.dtype("acc"), x(*i))
+    nd = len(i)
+    lane = i[1] * cfg.block_out + i[nd - 1]
+    idx = i[:1] + (lane // cfg.block_in,) + i[2:nd - 1] + (lane % cfg.block_in,)
+    return te.cast(t.dtype("acc"), x(*idx))
+
+
+def out_stage(t: VdlaTarget, post: Tensor) -> Tensor:
+    lo, hi = t.out_range
+    return te.compute(post.shape, lambda *i: te.cast(t.dtype("out"),
+                                                     te.min(te.max(post(*i), lo), hi)),
+                      name="out")
+
+
+def inp_shape(t: VdlaTarget, shape: tuple) -> tuple:
+    """The input packing of an activation whose output packing is ``shape``."""
+    cfg = t.cfg
+    return shape[:1] + (shape[1] * cfg.block_out // cfg.block_in,) + shape[2:-1] \
+        + (cfg.block_in,)
