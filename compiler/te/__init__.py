@@ -30,21 +30,6 @@ Modules: ``expr`` (operators, casts, math), ``tensor`` (placeholder, compute, re
 reducers), and the schedule package ``compiler.schedule`` (primitives; re-exported here).
 """
 
-from ..schedule import (
-    GLOBAL,
-    LOCAL,
-    MemoryScope,
-    Record,
-    Schedule,
-    Stage,
-    TensorIntrin,
-    TensorRegion,
-    VThread,
-    create_schedule,
-    decl_tensor_intrin,
-    replay,
-    vthread,
-)
 from .expr import (
     TExpr,
     abs,
@@ -79,6 +64,33 @@ from .tensor import (
     reduce_axis,
     sum,
 )
+
+# Schedule names are re-exported lazily: compiler.schedule imports compiler.te.tensor, so an
+# eager import here would make the import order of the two packages matter.
+_SCHEDULE_NAMES = frozenset({
+    "GLOBAL",
+    "LOCAL",
+    "MemoryScope",
+    "Record",
+    "Schedule",
+    "Stage",
+    "TensorIntrin",
+    "TensorRegion",
+    "VThread",
+    "create_schedule",
+    "decl_tensor_intrin",
+    "replay",
+    "vthread",
+})
+
+
+def __getattr__(name: str):
+    if name in _SCHEDULE_NAMES:
+        from .. import schedule
+
+        return getattr(schedule, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "GLOBAL", "LOCAL", "ComputeOp", "IterVar", "MemoryScope", "PlaceholderOp", "ProducerLoad",
