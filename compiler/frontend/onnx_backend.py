@@ -1,0 +1,138 @@
+"""An ``onnx.backend.base.Backend`` over vdla, for the ONNX backend test suite.
+
+``prepare(model)`` imports the model (``from_onnx``), runs the graph pass pipeline, and returns
+a ``BackendRep`` whose ``run(inputs)`` executes it with ``EXECUTOR``: today the numpy reference
+executor; switching the whole suite to a compiled backend is a change of that one line.
+
+Node test models often pass shape parameters (a Reshape target, Slice bounds, Pad amounts...)
+as graph inputs. vdla compiles static shapes, so such a model is compiled on its first ``run``,
+with exactly the inputs that the import reports as needed at compile time
+(``StaticValueError.value_name``) bound to the values given; a later run with different values
+for them compiles again.
+
+Example (the standard runner)::
+
+    import onnx.backend.test
+    from compiler.frontend.onnx_backend import VdlaBackend
+    tests = onnx.backend.test.BackendTest(VdlaBackend, __name__)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx.backend.base import Backend, BackendRep
+
+from ..graph import reference
+from ..graph.errors import StaticValueError
+from ..graph.ir import Graph
+from ..graph.passes import optimize
+from .onnx import from_onnx
+
+# graph -> inputs -> {name: array}; replace to run the suite on another backend
+EXECUTOR: Callable[[Graph, Mapping[str, np.ndarray]], Mapping[str, np.ndarray]] = \
+    reference.run
+
+
+def compile_model(model: onnx.ModelProto, bound: Mapping[str, np.ndarray] | None = None,
+                  *, passes: bool = True, check: bool = True) -> Graph:
+    """Import (binding ``bound`` inputs as constants) and optimize."""
+    graph = from_onnx(model, constant_inputs=bound or None, check=check)
+    return optimize(graph) if passes else graph
+
+
+def _array(x: Any) -> np.ndarray:
+    """Test data may hold TensorProtos; everything else goes through np.asarray."""
+    if isinstance(x, onnx.TensorProto):
+        return onnx.numpy_helper.to_array(x)
+    return np.asarray(x)
+
+
+class VdlaRep(BackendRep):
+    """A prepared model; compiled on ``prepare`` or, if it needs input values, on first run."""
+
+    def __init__(self, model: onnx.ModelProto, passes: bool = True, check: bool = True) -> None:
+        self.model = model
+        self.passes = passes
+        self.check = check
+        self.input_names = [vi.name for vi in model.graph.input
+                            if vi.name not in {t.name for t in model.graph.initializer}]
+        self.static_inputs: list[str] = []
+        self._cache: dict[tuple, Graph] = {}
+        try:
+            self._cache[()] = compile_model(model, passes=passes, check=check)
+        except StaticValueError as e:
+            if e.value_name not in self.input_names:
+                raise
+            self.static_inputs.append(e.value_name)
+
+    def _graph(self, feeds: Mapping[str, np.ndarray]) -> Graph:
+        while True:
+            key = tuple((n, feeds[n].tobytes(), feeds[n].shape) for n in self.static_inputs)
+            if key in self._cache:
+                return self._cache[key]
+            bound = {n: feeds[n] for n in self.static_inputs}
+            try:
+                graph = compile_model(self.model, bound, passes=self.passes, check=self.check)
+            except StaticValueError as e:
+                if e.value_name not in self.input_names or e.value_name in self.static_inputs:
+                    raise
+                self.static_inputs.append(e.value_name)
+                continue
+            self._cache[key] = graph
+            return graph
+
+    def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
+        if isinstance(inputs, Mapping):
+            feeds = {k: _array(v) for k, v in inputs.items()}
+        else:
+            if isinstance(inputs, np.ndarray):
+                inputs = [inputs]
+            feeds = {n: _array(v) for n, v in zip(self.input_names, inputs)}
+        graph = self._graph(feeds)
+        runtime = {v.name: feeds[v.name] for v in graph.inputs}
+        outputs = EXECUTOR(graph, runtime)
+        return tuple(outputs[v.name] for v in graph.outputs)
+
+
+class VdlaBackend(Backend):
+    """vdla as an ONNX backend (CPU device)."""
+
+    @classmethod
+    def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> VdlaRep:
+        return VdlaRep(model, passes=kwargs.get("passes", True),
+                       check=kwargs.get("check", True))
+
+    @classmethod
+    def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU",
+                  **kwargs: Any) -> tuple[np.ndarray, ...]:
+        return cls.prepare(model, device, **kwargs).run(inputs)
+
+    @classmethod
+    def run_node(cls, node: onnx.NodeProto, inputs: Sequence[np.ndarray], device: str = "CPU",
+                 outputs_info=None, **kwargs: Any) -> tuple[np.ndarray, ...]:
+        """Run one node on inputs (types taken from the arrays)."""
+        from onnx import helper
+
+        ins = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype),
+                                             a.shape)
+               for n, a in zip(node.input, (np.asarray(x) for x in inputs))]
+        outs = [helper.make_value_info(n, onnx.TypeProto()) for n in node.output]
+        opset = kwargs.get("opset_version", onnx.defs.onnx_opset_version())
+        model = helper.make_model(helper.make_graph([node], "node", ins, outs),
+                                  opset_imports=[helper.make_opsetid("", opset)])
+        # output types are left to inference, which the ONNX checker does not accept
+        return cls.prepare(model, device, check=False).run(list(inputs))
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        return device.upper().startswith("CPU")
+
+
+prepare = VdlaBackend.prepare
+run_model = VdlaBackend.run_model
+run_node = VdlaBackend.run_node
+supports_device = VdlaBackend.supports_device
