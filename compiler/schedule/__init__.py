@@ -2,8 +2,8 @@
 
 Public entry points are re-exported by ``compiler.te`` (``te.create_schedule`` etc.); see
 ``schedule.py`` (the Schedule and cache stages), ``stage.py`` (the per-stage primitives),
-``record.py`` (replayable history), ``intrin.py`` (tensor intrinsics, virtual threads) and
-``scope.py`` (memory scopes).
+``record.py`` (replayable history), ``intrin.py`` (tensor intrinsics, virtual threads),
+``scope.py`` (memory scopes) and ``attach.py`` (which loops a ``compute_at`` stage may go in).
 """
 
 from .intrin import TensorIntrin, TensorRegion, VThread, decl_tensor_intrin, vthread

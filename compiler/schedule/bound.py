@@ -4,13 +4,15 @@ Stages are visited consumers first (reverse topological order):
 
 * a stage at the root computes its whole tensor: region ``[0, shape[d])`` per dimension;
 * a stage ``S`` computed at axis ``x`` of consumer ``T`` computes, per iteration of ``x``,
-  the part of ``S`` that ``T`` reads while the loops of ``T`` *inside* ``x`` run over their
-  whole ranges. The loops outside ``x`` (and ``T``'s own region offsets) stay symbolic, so
-  ``S``'s region minimum is an expression of the enclosing loop variables, while its extent
-  must simplify to a constant — it sizes the buffer allocated at ``x``. This is interval
-  arithmetic (``arith.eval_interval``) on ``T``'s read indices after replacing ``T``'s root
-  axes by their expressions in leaf loop variables. When an index cannot be analysed or the
-  extent is not constant, or not smaller than the tensor, the region is the whole dimension.
+  the part of ``S`` that its readers use while the loops *inside* ``x`` run over their whole
+  ranges: the loops of ``T`` after ``x`` and, for a reader computed inside ``x`` (attach.py),
+  every loop of that reader and of the stages between it and ``T``. The loops outside ``x``
+  (and ``T``'s own region offsets) stay symbolic, so ``S``'s region minimum is an
+  expression of the enclosing loop variables, while its extent must simplify to a constant
+  — it sizes the buffer allocated at ``x``. This is interval arithmetic
+  (``arith.eval_interval``) on the readers' indices after replacing their root axes by their
+  expressions in leaf loop variables. When an index cannot be analysed or the extent is not
+  constant, or not smaller than the tensor, the region is the whole dimension.
 
 Axis extents then follow the relations forward from the root extents (``rewrite.py``): a
 split by ``factor`` has inner extent ``min(factor, E)`` and outer extent ``ceil(E / factor)``;
@@ -30,6 +32,7 @@ from ..te.tensor import IterVar, ProducerLoad, Reduce
 from ..tir import ir
 from ..tir.arith import eval_interval, simplify
 from ..tir.functor import post_order_visit, substitute
+from .attach import chain_inside, describe, effective_readers
 from .rewrite import Fuse, Split, index_of
 
 
@@ -71,22 +74,33 @@ def _region_at(sched, st, bodies, bounds) -> list:
     if t not in bounds:
         raise LowerError(f"stage '{st.name}' is computed at '{t.name}', which is not lowered "
                          f"(inlined?)")
-    tb = bounds[t]
     pos = index_of(t.leaf, st.attach_axis)
-    relax = {a.var: (ir.IntImm(0), ir.IntImm(tb.extent[a] - 1)) for a in t.leaf[pos + 1:]}
-    root = tb.root_index(t)
+    relax = {a.var: (ir.IntImm(0), ir.IntImm(bounds[t].extent[a] - 1))
+             for a in t.leaf[pos + 1:]}
+    readers = []
+    for r in effective_readers(sched, st):
+        chain = chain_inside(r, t, pos)
+        if chain is None:
+            raise LowerError(f"stage '{st.name}': {describe(st, r)}; compute '{r.name}' inside "
+                             f"that loop, or '{st.name}' at the root")
+        for u in chain:          # every loop of a stage nested inside the loop runs fully
+            relax.update({a.var: (ir.IntImm(0), ir.IntImm(bounds[u].extent[a] - 1))
+                          for a in u.leaf})
+        readers.append(r)
     reads = []
+    for r in readers:
+        root = bounds[r].root_index(r)
 
-    def fn(n):
-        if isinstance(n, ProducerLoad) and sched.stage_of(n.tensor) is st:
-            reads.append(n)
+        def fn(n, root=root):
+            if isinstance(n, ProducerLoad) and sched.stage_of(n.tensor) is st:
+                reads.append([simplify(substitute(i, root)) for i in n.indices])
 
-    post_order_visit(bodies[t], fn)
+        post_order_visit(bodies[r], fn)
     region = []
     for d, size in enumerate(st.op.shape):
         lo = hi = None
-        for r in reads:
-            iv = eval_interval(simplify(substitute(r.indices[d], root)), relax)
+        for idx in reads:
+            iv = eval_interval(idx[d], relax)
             if iv is None:
                 lo = None
                 break

@@ -28,7 +28,11 @@ its compute body.
 A ``TensorRegion`` is a window of a buffer that is still multi-dimensional (storage
 flattening runs after tensorize): ``region.load(i, j)`` and ``region.store((i, j), v)`` build
 accesses at ``offsets + (i, j)``; ``flat_offset()`` and ``strides()`` give the row-major
-element offset and strides for DMA-style emitters.
+element offset and strides for DMA-style emitters. The inputs' regions have the ranks of the
+intrinsic's placeholders (which must equal the stage's inputs'); the output's region has the
+rank of the intrinsic's output, which may be lower than the stage's: the intrinsic's output
+dimensions are then the stage's last ones, in order, and the leading ones are fixed at their
+offsets (``conv[n, co, y, x, b, o]`` tensorized over ``(b, o)`` by a 2-D GEMM tile).
 
 Virtual threads: ``stage.bind(axis, vthread())`` marks a data axis whose iterations are
 independent "virtual threads". Lowering emits ``For(kind="vthread")``; the CPU backend may run
@@ -47,17 +51,40 @@ from ..tir import ir
 
 @dataclass(frozen=True, eq=False)
 class TensorRegion:
-    """A rectangular window ``buffer[offsets[d] : offsets[d] + shape[d]]`` of a buffer."""
+    """A rectangular window of ``buffer``: ``offsets`` gives its first element (one index per
+    buffer dimension) and ``shape`` its extents in the buffer's *last* ``len(shape)``
+    dimensions; the leading dimensions are fixed at their offsets (extent 1).
+
+    ``load``/``store`` take one index per dimension of ``shape``. A region of fewer dimensions
+    than its buffer is how an intrinsic's output (e.g. a 2-D GEMM tile) sits in a stage of
+    higher rank (e.g. ``conv[n, co, y, x, b, o]``, one tile per ``(n, co, y, x)``).
+    """
 
     buffer: ir.Buffer
     offsets: tuple[ir.Expr, ...]
     shape: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        rank = len(self.buffer.shape)
+        if len(self.offsets) != rank:
+            raise TensorizeError(f"region of '{self.buffer.name}': {len(self.offsets)} offsets "
+                                 f"for a buffer of {rank} dimensions")
+        if len(self.shape) > rank:
+            raise TensorizeError(f"region of '{self.buffer.name}': shape {tuple(self.shape)} "
+                                 f"has more dimensions than the buffer ({rank})")
+
+    @property
+    def lead(self) -> int:
+        """The number of leading buffer dimensions fixed at their offsets."""
+        return len(self.offsets) - len(self.shape)
+
     def index(self, *idx) -> tuple[ir.Expr, ...]:
         if len(idx) != len(self.shape):
             raise TensorizeError(f"region of '{self.buffer.name}' has {len(self.shape)} dims, "
                                  f"indexed with {len(idx)}")
-        return tuple(ir.BinOp("add", o, _e(i)) for o, i in zip(self.offsets, idx))
+        k = self.lead
+        return tuple(self.offsets[:k]) + tuple(
+            ir.BinOp("add", o, _e(i)) for o, i in zip(self.offsets[k:], idx))
 
     def load(self, *idx) -> ir.BufferLoad:
         return ir.BufferLoad(self.buffer, self.index(*idx))
@@ -66,7 +93,8 @@ class TensorRegion:
         return ir.BufferStore(self.buffer, self.index(*idx), value)
 
     def strides(self) -> tuple[int, ...]:
-        """Row-major element strides of the underlying buffer."""
+        """Row-major element strides of the underlying buffer (all of its dimensions; the
+        region's own are the last ``len(shape)``)."""
         out, acc = [], 1
         for s in reversed(self.buffer.shape):
             out.append(acc)

@@ -19,7 +19,7 @@ import contextlib
 
 from ..errors import ScheduleAttachError, ScheduleError
 from ..te.tensor import ComputeOp, IterVar, PlaceholderOp, Tensor
-from . import rewrite
+from . import attach, rewrite
 from .record import Record, TensorRef, replay
 from .scope import resolve_scope
 from .stage import Stage
@@ -175,11 +175,21 @@ class Schedule:
         st.name = name
         st.scope = sc
         st.origin = f"cache_read({self.tensor_name(tensor)})"
+        old_ops = [(r, r.op) for r in rstages]
         for r in rstages:
             mapping = {t: st.tensor for t in r.op.input_tensors() if self._same_tensor(t, cur)}
             new = rewrite.replace_reads(r.op, mapping)
             self._op2stage[new] = r
             r.op = new
+        bad = attach.problems(self)
+        if bad:     # the copy (at the root) reads through an inlined stage what a loop holds
+            for r, op in old_ops:
+                r.op = op
+            self.stages.remove(st)
+            del self._op2stage[st.op]
+            raise ScheduleAttachError(f"{where}: {attach.describe(*bad[0])}; cache_read a "
+                                      f"tensor that is not inlined, or compute "
+                                      f"'{bad[0][0].name}' at the root first")
         self._record(Record("cache_read", None, (TensorRef(self.tensor_name(tensor)), sc),
                             (("readers", [TensorRef(r.name) for r in rstages]),)))
         return st.tensor

@@ -12,23 +12,33 @@ Loop kinds (``unroll``, ``vectorize``, ``parallel``, ``bind(vthread)``) apply to
 each; ``vectorize``, ``parallel`` and virtual threads need a data axis, because the
 iterations of a reduction axis depend on each other. A leaf axis takes at most one kind.
 
+Memory: ``set_scope(scope)`` puts the stage's own buffer in a memory scope (``scope.py``); a
+cache stage (``Schedule.cache_read``/``cache_write``) gets its scope when it is made.
+
 Attachment: a stage is computed at the root of the function (default), inlined into its
-readers (``compute_inline``), or inside a loop of its single consumer (``compute_at``). After
-``compute_at(T, x)``, splitting ``x`` moves the attachment to the inner axis and fusing it
-moves it to the fused axis, so the producer is still computed inside every iteration it
-needs.
+readers (``compute_inline``), or inside a loop of a stage that consumes it, directly or
+through other stages computed inside that loop (``compute_at``; the rule is in
+``attach.py``). After ``compute_at(T, x)``, splitting ``x`` moves the attachment to the
+inner axis and fusing it moves it to the fused axis, so the producer is still computed inside
+every iteration it needs.
 """
 
 from __future__ import annotations
 
 import re
 
-from ..errors import ScheduleAttachError, ScheduleAxisError, ScheduleError, TensorizeError
+from ..errors import (
+    ScheduleAttachError,
+    ScheduleAxisError,
+    ScheduleError,
+    ScheduleScopeError,
+    TensorizeError,
+)
 from ..te.tensor import ComputeOp, IterVar, Reduce, Tensor
-from . import rewrite
+from . import attach, rewrite
 from .intrin import TensorIntrin, VThread
 from .record import AxisRef, Record, StageRef
-from .scope import GLOBAL, MemoryScope
+from .scope import GLOBAL, MemoryScope, resolve_scope
 
 _KIND_OF = {"unroll": "unrolled", "vectorize": "vectorized", "parallel": "parallel",
             "bind": "vthread"}
@@ -167,7 +177,7 @@ class Stage:
                 raise ScheduleError(f"stage '{self.name}': tile of '{ax.name}': factor must "
                                     f"be a positive int, got {f!r}")
             self._check_not_special(ax, "tile")
-        with self.sched._quiet():
+        with self.sched._quiet(), attach.checked(self.sched, f"stage '{self.name}': tile"):
             xo, xi = self.split(x, factor=x_factor)
             yo, yi = self.split(y, factor=y_factor)
             self.reorder(xo, yo, xi, yi)
@@ -183,7 +193,8 @@ class Stage:
             if rewrite.index_of(ivs[:i], a) >= 0:
                 raise ScheduleAxisError(f"stage '{self.name}': reorder: axis '{a.name}' is "
                                         f"given twice")
-        rewrite.reorder(self, ivs)
+        with attach.checked(self.sched, f"stage '{self.name}': reorder"):
+            rewrite.reorder(self, ivs)
         self._record("reorder", tuple(ivs))
 
     def fuse(self, *axes) -> IterVar:
@@ -290,12 +301,33 @@ class Stage:
         self.tensorized[ax] = intrin
         self._record("tensorize", (ax, intrin))
 
+    # ------------------------------------------------------------------ memory
+    def set_scope(self, scope: str | MemoryScope) -> None:
+        """Compute this stage into memory ``scope`` (a ``MemoryScope``, or the name of a
+        built-in scope: ``"global"``, ``"local"``).
+
+        Unlike ``cache_write``, no copy stage is added: the stage's own buffer lives in the
+        scope (for an accumulator that its readers consume in place). Outputs of the schedule
+        are function arguments and stay ``global``.
+        """
+        sc = resolve_scope(scope, f"stage '{self.name}': set_scope")
+        if self.is_output and sc != GLOBAL:
+            raise ScheduleScopeError(
+                f"stage '{self.name}': set_scope({sc.name!r}): it is an output of the schedule, "
+                f"so it is a function argument in global memory; cache_write it into "
+                f"'{sc.name}' instead")
+        self.scope = sc
+        self._record("set_scope", (sc,))
+
     # ------------------------------------------------------------------ attachment
     def compute_at(self, parent, axis) -> None:
-        """Compute this stage inside loop ``axis`` of its consumer ``parent``.
+        """Compute this stage inside loop ``axis`` of ``parent``, a stage that consumes it.
 
-        Only the region the consumer reads in one iteration of ``axis`` is computed there
-        (bound inference), into a buffer of that region's size allocated at the loop.
+        ``parent`` may read this stage directly or through other stages; every reader must
+        then be computed inside that loop too (``attach.py``): e.g. with ``post`` computed at
+        ``out.xo``, ``post``'s producer ``conv`` can be computed at ``out.xo``. Only the region
+        the readers use in one iteration of ``axis`` is computed there (bound inference),
+        into a buffer of that region's size allocated at the loop.
         """
         parent = self.sched._as_stage(parent, f"stage '{self.name}': compute_at")
         ax = parent._leaf(axis, f"compute_at of '{self.name}'")
@@ -308,19 +340,15 @@ class Stage:
         if parent.attach_type == "inline":
             raise ScheduleAttachError(f"stage '{self.name}': compute_at: stage "
                                       f"'{parent.name}' is inlined")
-        readers = self.sched.readers(self)
-        if not any(r is parent for r in readers):
+        if not attach.consumes(self.sched, parent, self):
+            readers = attach.effective_readers(self.sched, self)
             raise ScheduleAttachError(
                 f"stage '{self.name}': compute_at: stage '{parent.name}' does not read "
-                f"'{self.name}' (its readers: {', '.join(r.name for r in readers) or 'none'})")
-        if len(readers) > 1:
-            raise ScheduleAttachError(
-                f"stage '{self.name}': compute_at needs a single consumer, but "
-                f"{', '.join(r.name for r in readers)} read it; use cache_read to give each "
-                f"reader its own copy")
-        if self._attached_to():
-            pass  # stages attached to this one move along with it
-        self.attach_type, self.attach_stage, self.attach_axis = "at", parent, ax
+                f"'{self.name}', directly or through other stages (its readers: "
+                f"{', '.join(r.name for r in readers) or 'none'})")
+        with attach.checked(self.sched, f"stage '{self.name}': compute_at({parent.name}, "
+                                        f"{ax.name})", moved=self):
+            self.attach_type, self.attach_stage, self.attach_axis = "at", parent, ax
         self._record("compute_at", (parent, ax))
 
     def compute_inline(self) -> None:
@@ -339,12 +367,14 @@ class Stage:
         if self.scope is not GLOBAL and self.origin:
             raise ScheduleAttachError(f"stage '{self.name}' is a {self.origin} stage in scope "
                                       f"'{self.scope}'; inlining would drop the cache")
-        self.attach_type, self.attach_stage, self.attach_axis = "inline", None, None
+        with attach.checked(self.sched, f"stage '{self.name}': compute_inline"):
+            self.attach_type, self.attach_stage, self.attach_axis = "inline", None, None
         self._record("compute_inline")
 
     def compute_root(self) -> None:
         """Undo compute_at / compute_inline: compute the whole tensor at the root."""
-        self.attach_type, self.attach_stage, self.attach_axis = "root", None, None
+        with attach.checked(self.sched, f"stage '{self.name}': compute_root"):
+            self.attach_type, self.attach_stage, self.attach_axis = "root", None, None
         self._record("compute_root")
 
     def _attached_to(self) -> list[Stage]:

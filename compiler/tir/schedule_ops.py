@@ -24,7 +24,15 @@ Buffers: placeholders and tensors listed in ``args`` are parameters (global, ful
 other root stages are allocated around the whole body, compute_at stages at their loop,
 with their region's shape; reads subtract the region minimum. A pragma becomes
 ``AttrStmt("pragma_<key>", loop var, value)`` around its loop; a tensorized region becomes
-``AttrStmt("tensorize", output buffer, intrinsic name)`` around the emitted statement.
+``AttrStmt("tensorize", output buffer, intrinsic name)`` around the emitted statement, inside
+the guards that depend only on loops outside the region (a guard on the region's own loops
+is refused, ``tensorize.py``; the default nest keeps its guards at its stores)::
+
+    for i.outer.outer in range(3):            i.outer (extent 5) split by 2: 6 iterations
+      for i.outer.inner in range(2):
+        if i.outer.outer * 2 + i.outer.inner < 5:
+          attr [C] tensorize = "gemm2x2x4":   i.inner (extent 2) and inward
+            <emitted statement>
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from ..schedule.bound import StageBound
 from ..te.tensor import PlaceholderOp, ProducerLoad, Reduce
 from . import ir
 from .arith import simplify
-from .functor import IRMutator, post_order_visit, seq, substitute
+from .functor import IRMutator, seq, substitute
 
 
 class _LowerReads(IRMutator):
@@ -107,24 +115,14 @@ class ScheduleLowering:
 
     # ------------------------------------------------------------------ whole function
     def build(self) -> ir.Stmt:
-        for st in self.sched.stages:
-            if st.attach_type == "at":
-                self._check_single_consumer(st)
+        # (bound inference has checked that each compute_at stage's readers run inside its
+        # loop: schedule/attach.py)
         roots = [s for s in self.sched.stages if s.attach_type == "root"]
         body = seq(*[self.stage_stmt(s) for s in roots])
         for s in reversed(roots):
             if s not in self.arg_stages:
                 body = ir.Allocate(self.stage_buf[s], body)
         return body
-
-    def _check_single_consumer(self, st) -> None:
-        for other in self.sched.stages:
-            if other is st.attach_stage or other.attach_type == "inline":
-                continue
-            if _reads_stage(self.sched, self.bodies[other], st):
-                raise LowerError(f"stage '{st.name}' is computed at '{st.attach_stage.name}' "
-                                 f"but '{other.name}' also reads it; compute it at the root "
-                                 f"or cache_read it for '{other.name}'")
 
     # ------------------------------------------------------------------ one stage
     def stage_stmt(self, st) -> ir.Stmt:
@@ -211,19 +209,13 @@ class ScheduleLowering:
         leaf = st.leaf[pos]
         intrin = st.tensorized[leaf]
         try:
-            stmt = match_and_emit(self, st, pos, intrin, mode)
+            stmt, guards = match_and_emit(self, st, pos, intrin, mode)
         except TensorizeError as e:
             raise TensorizeError(f"stage '{st.name}', axis '{leaf.name}': {e}") from None
-        if stmt is None:
-            stmt = default()
-        return ir.AttrStmt("tensorize", self.stage_buf[st], intrin.name, stmt)
-
-
-def _reads_stage(sched, body, st) -> bool:
-    used: list = []
-    post_order_visit(body, lambda n: used.append(n) if isinstance(n, ProducerLoad)
-                     and sched.stage_of(n.tensor) is st else None)
-    return bool(used)
+        if stmt is None:        # the default nest guards its own stores
+            return ir.AttrStmt("tensorize", self.stage_buf[st], intrin.name, default())
+        # the emitted region runs only where the guards of the loops around it hold
+        return _guard(guards, ir.AttrStmt("tensorize", self.stage_buf[st], intrin.name, stmt))
 
 
 def _check_capacity(st, shape) -> None:

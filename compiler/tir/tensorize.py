@@ -4,15 +4,20 @@ The region is the stage's leaf loops from the tensorized axis inward. It matches
 ``I`` when
 
 1. its data loops and reduction loops correspond, in order, to ``I``'s data and reduction
-   axes, with equal extents, and no guard (non-divisible split) depends on them;
+   axes, with equal extents, and no guard (non-divisible split) depends on them (guards on
+   the loops outside the region are returned, to be kept around the emitted statement);
 2. every root axis of the stage is ``base + v`` for at most one region loop ``v`` (so the
    region is a dense box: no fused or doubly split loops inside it);
 3. the stage's expression, with each root axis replaced by its region loop (or 0 when it
    has none), equals ``I``'s expression with its axes replaced likewise — structurally, after
-   simplification, with ``I``'s placeholders mapped one to one onto the stage's inputs.
+   simplification, with ``I``'s placeholders mapped one to one onto the stage's inputs;
+4. (with an emitter) the data loops run over the stage's last dimensions, in order (``I``'s
+   output may have fewer dimensions than the stage: the leading ones are fixed, see
+   ``TensorRegion``).
 
 The emitter then gets one ``TensorRegion`` per intrinsic input (buffer, offsets of the
-region's first element, the placeholder's shape) and one for the output.
+region's first element, the placeholder's shape) and one for the output (the stage's
+buffer, offsets in all of its dimensions, ``I``'s output shape).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from .functor import children, post_order_visit, substitute
 
 
 def match_and_emit(low, st, pos: int, intrin, mode: str):
-    """The emitter's statement for the region from ``st.leaf[pos]``, or None (default)."""
+    """``(statement, guards)``: the emitter's statement for the region from ``st.leaf[pos]``
+    (None: use the default nest) and the guard conditions it must run under."""
     b = low.bounds[st]
     region = st.leaf[pos:]
     rvars = {a.var for a in region}
@@ -42,10 +48,16 @@ def match_and_emit(low, st, pos: int, intrin, mode: str):
         raise TensorizeError(
             f"the region has {len(data_l)} data and {len(red_l)} reduction loop(s); "
             f"'{intrin.name}' has {len(iop.axis)} and {len(iop.reduce_axis)}")
+    guards = []
     for c, _ in b.conds:
-        if _uses(c, rvars):
-            raise TensorizeError("a guard (non-divisible split or compute_at overhang) "
-                                 "depends on the region's loops; choose divisible factors")
+        inside = [a.name for a in region if _uses(c, {a.var})]
+        if inside:
+            from .printer import expr_str
+            raise TensorizeError(
+                f"a guard (non-divisible split or compute_at overhang) `{expr_str(c)}` "
+                f"depends on the region's loop(s) {', '.join(inside)}; the intrinsic computes "
+                f"whole tiles: choose divisible factors")
+        guards.append(c)
     common, imap = {}, {}
     for leaf, ia in zip(data_l + red_l, iop.axis + iop.reduce_axis):
         if b.extent[leaf] != ia.dom[1]:
@@ -75,7 +87,8 @@ def match_and_emit(low, st, pos: int, intrin, mode: str):
         raise TensorizeError(f"the stage computes `{expr_str(body)}` but '{intrin.name}' "
                              f"computes `{expr_str(iop.body)}`")
     if intrin.emit is None:
-        return None
+        return None, guards
+    _check_output_dims(st, intrin, data_l, used[:len(st.op.axis)])
     root = b.root_index(st)
     src = body.source if isinstance(body, Reduce) else body
     lowered = low.lower_expr(src, root)
@@ -94,7 +107,21 @@ def match_and_emit(low, st, pos: int, intrin, mode: str):
     if stmt is not None and not isinstance(stmt, ir.Stmt):
         raise TensorizeError(f"the emitter of '{intrin.name}' returned {stmt!r}, not a loop-IR "
                              f"statement or None")
-    return stmt
+    return stmt, guards
+
+
+def _check_output_dims(st, intrin, data_l, used) -> None:
+    """The intrinsic's output dimensions must be the stage's last ones, in order: its output
+    ``TensorRegion`` fixes the leading dimensions at their offsets (rank reduction)."""
+    dims = [next(d for d, u in enumerate(used) if u is leaf.var) for leaf in data_l]
+    rank, n = len(st.op.axis), len(data_l)
+    if dims != list(range(rank - n, rank)):
+        raise TensorizeError(
+            f"'{intrin.name}' writes its {n}-dimensional output into the last {n} dimension(s) "
+            f"of '{st.name}' (which has {rank}), in order, but the region's data loops "
+            f"{', '.join(a.name for a in data_l)} run over its dimension(s) "
+            f"{', '.join(str(d) for d in dims)}; reorder the loops (or lay out '{st.name}') "
+            f"so that they follow its last dimensions")
 
 
 def _uses(e, vars_: set) -> bool:

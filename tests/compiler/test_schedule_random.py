@@ -113,7 +113,9 @@ def apply_random(data, s, n_prims: int) -> None:
                 i = data.draw(st.integers(0, len(leaf) - 2))
                 stage.fuse(leaf[i], leaf[i + 1])
             elif prim == "compute_at":
-                readers = s.readers(stage)
+                # a direct reader, or any stage: one that consumes the stage through stages
+                # computed inside the chosen loop is accepted, the others are refused
+                readers = s.readers(stage) if data.draw(st.booleans()) else s.stages
                 if readers:
                     parent = data.draw(st.sampled_from(readers))
                     stage.compute_at(parent, data.draw(st.sampled_from(parent.leaf)))

@@ -273,11 +273,10 @@ def test_dram_intermediate_between_two_stages():
         s[dram].pragma(s[dram].op.axis[2], "dma_copy")
     xs = s.cache_read(x, T.inp, [a])
     ms = s.cache_read(mid, T.inp, [b])
-    for st, c in ((a, xs), (b, ms)):
-        root, inner = s[st].split(s[st].op.axis[0], nparts=1)
-        s[c].compute_at(s[st], root)
+    for st, c, dram in ((a, xs, mid), (b, ms, out)):
+        s[c].compute_at(s[dram], s[dram].op.axis[1])     # next to its reader, outside its ALU
         s[c].pragma(s[c].op.axis[0], "dma_copy")
-        s[st].pragma(inner, "alu")
+        s[st].pragma(s[st].op.axis[0], "alu")
     prog = build(s, [x, out], T)
     assert [r.name for r in prog.bundle.regions if "scratch" in r.name] == ["mid.scratch1"]
     rng = np.random.default_rng(0)

@@ -3,7 +3,8 @@
     from compiler.codegen.vdla import build, target
 
     t = target(cfg)                       # scopes t.inp / t.wgt / t.acc, t.gemm(...), pragmas
-    s = te.create_schedule(out)           # cache_read into t.inp/t.wgt, acc stages, tiles,
+    s = te.create_schedule(out)           # cache_read into t.inp/t.wgt, tiles,
+    s[conv].set_scope(t.acc)              # accumulator stages (or t.set_scope(s[conv], "acc"))
     ...                                   # pragma "dma_copy"/"alu", tensorize(t.gemm(..)),
                                           # bind(axis, te.vthread(2))
     prog = build(s, [data, kernel, out], t)

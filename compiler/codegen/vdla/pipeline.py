@@ -28,7 +28,6 @@ import numpy as np
 
 from accel.isa.bundle import Bundle, Region
 
-from ... import te  # noqa: F401 - loads compiler.schedule in the order lower() needs
 from ...tir import ir
 from ...tir.pipeline import lower
 from .errors import VdlaBackendError, VdlaCodegenError

@@ -107,18 +107,16 @@ class VdlaTarget:
 
     # ------------------------------------------------------------------ schedule helpers
     def set_scope(self, stage, mem: str) -> None:
-        """Compute ``stage`` (an intermediate, not an output) into SRAM scope ``mem``.
-
-        The schedule has no ``set_scope`` primitive; ``cache_write`` would leave a DRAM copy
-        behind, so the accelerator schedules set the stage's scope directly (as VTA's
-        ``s[op].set_scope(env.acc_scope)``). Not recorded in the schedule's history.
-        """
+        """Compute ``stage`` (an intermediate, not an output) into SRAM scope ``mem``:
+        ``stage.set_scope(self.<mem>)`` (a recorded schedule primitive, as VTA's
+        ``s[op].set_scope(env.acc_scope)``), with the accelerator's memory names checked."""
         if mem not in SRAM_MEMS:
-            raise VdlaCodegenError(f"set_scope: unknown accelerator memory {mem!r}")
+            raise VdlaCodegenError(f"set_scope of stage '{stage.name}': unknown accelerator "
+                                   f"memory {mem!r}; use one of {', '.join(SRAM_MEMS)}")
         if stage.is_output:
             raise VdlaCodegenError(f"stage '{stage.name}' is an output of the schedule; it "
                                    f"must stay in DRAM (global)")
-        stage.scope = self.scopes[mem]
+        stage.set_scope(self.scopes[mem])
 
 
 @functools.lru_cache(maxsize=32)
@@ -154,26 +152,19 @@ def _emit_gemm(cfg: HardwareConfig, acc_dt: str, ins: list[TensorRegion],
     inp, wgt = ins
     (out,) = outs
     b, o, k = ir.Var("gemm.b"), ir.Var("gemm.o"), ir.Var("gemm.k")
-    prod = ir.BinOp("mul", ir.Cast(acc_dt, _at(inp, b, k)), ir.Cast(acc_dt, _at(wgt, o, k)))
-    upd = ir.BufferStore(out.buffer, _index(out, b, o), ir.BinOp("add", _at(out, b, o), prod))
+    prod = ir.BinOp("mul", ir.Cast(acc_dt, _tile(inp, b, k)), ir.Cast(acc_dt, _tile(wgt, o, k)))
+    upd = out.store((b, o), ir.BinOp("add", out.load(b, o), prod))
     body: ir.Stmt = ir.For(k, ir.IntImm(0), ir.IntImm(cfg.block_in), "serial", upd)
     if mode == "body":
-        body = ir.Seq((ir.BufferStore(out.buffer, _index(out, b, o), ir.IntImm(0, acc_dt)),
-                       body))
+        body = ir.Seq((out.store((b, o), ir.IntImm(0, acc_dt)), body))
     body = ir.For(o, ir.IntImm(0), ir.IntImm(cfg.block_out), "serial", body)
     return ir.For(b, ir.IntImm(0), ir.IntImm(cfg.batch), "serial", body)
 
 
-def _index(r: TensorRegion, *tail: ir.Expr) -> tuple[ir.Expr, ...]:
-    """Indices of the region's element at ``tail`` in its last dimensions (the region's
-    offsets cover every dimension of the buffer, which may have more than the intrinsic)."""
-    offs = r.offsets
-    lead = offs[:len(offs) - len(tail)]
-    return lead + tuple(ir.BinOp("add", a, x) for a, x in zip(offs[len(lead):], tail))
-
-
-def _at(r: TensorRegion, *tail: ir.Expr) -> ir.BufferLoad:
-    return ir.BufferLoad(r.buffer, _index(r, *tail))
+def _tile(r: TensorRegion, x: ir.Expr, y: ir.Expr) -> ir.BufferLoad:
+    """Element ``(x, y)`` of an input tile: the placeholders have the stage's rank, with
+    leading dimensions of extent 1 (``_gemm_intrin``)."""
+    return r.load(*(0,) * (len(r.shape) - 2), x, y)
 
 
 @functools.lru_cache(maxsize=32)

@@ -80,17 +80,18 @@ def post_chain(t: VdlaTarget, x: Tensor, requant: Requant, relu: bool,
 def attach_epilogue(t: VdlaTarget, s, st) -> None:
     """Schedule the epilogue ``st.post`` (already computed at its output tile): the GEMM
     stage ``st.conv`` and the epilogue's extra inputs (multiplier into ``acc``, residual into
-    ``inp``) are computed once per tile, before the ALU loops (pragma ``alu``)."""
+    ``inp``) are computed once per tile at the same loop, before the ALU loops (pragma
+    ``alu``)."""
     if st.post is None:
         return
     post = s[st.post]
-    root, inner = post.split(post.op.axis[0], nparts=1)
-    s[st.conv].compute_at(post, root)
-    post.pragma(inner, ALU)
+    tile, at = post.attach_stage, post.attach_axis
+    s[st.conv].compute_at(tile, at)
+    post.pragma(post.op.axis[0], ALU)
     for ext in st.extra:
         mem = t.acc if ext.dtype == t.dtype("acc") else t.inp
         c = s.cache_read(ext, mem, [st.post])
-        s[c].compute_at(post, root)
+        s[c].compute_at(tile, at)
         s[c].pragma(s[c].op.axis[0], DMA_COPY)
 
 

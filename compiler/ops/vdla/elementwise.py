@@ -105,11 +105,10 @@ def schedule_ewise(t: VdlaTarget, st: EwiseStages, tiling: EwiseTiling) -> Sched
     s[st.post].compute_at(s[st.out], yo)
     s[st.out].pragma(ci, DMA_COPY)
     post = s[st.post]
-    root, inner = post.split(post.op.axis[0], nparts=1)
-    post.pragma(inner, ALU)
-    for x_ in st.inputs:
+    post.pragma(post.op.axis[0], ALU)
+    for x_ in st.inputs:            # loaded at the tile loop, before the ALU loops
         mem = t.acc if x_.dtype == t.dtype("acc") else t.inp
         cache = s.cache_read(x_, mem, [st.post])
-        s[cache].compute_at(post, root)
+        s[cache].compute_at(s[st.out], yo)
         s[cache].pragma(s[cache].op.axis[0], DMA_COPY)
     return s

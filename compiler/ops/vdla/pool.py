@@ -111,33 +111,28 @@ def schedule_pool(t: VdlaTarget, st: PoolStages, tiling: EwiseTiling) -> Schedul
         n, co, yo = tiles
     s[last].compute_at(s[st.out], yo)
     s[st.out].pragma(ci, DMA_COPY)
-    chain = [st.pool] + ([st.post] if st.post is not None else [])
-    for a, b_ in zip(chain, chain[1:]):       # the reduction at the epilogue's tile root
-        t.set_scope(s[a], "acc")
-        post = s[b_]
-        root, inner = post.split(post.op.axis[0], nparts=1)
-        s[a].compute_at(post, root)
-        post.pragma(inner, ALU)
-        for ext in st.extra:
-            cache = s.cache_read(ext, t.acc, [b_])
-            s[cache].compute_at(post, root)
-            s[cache].pragma(s[cache].op.axis[0], DMA_COPY)
+    # every stage of the tile is computed at the tile loop, in dataflow order: the input
+    # window (DMA), its widening (ALU), the window reduction (ALU), the epilogue's inputs
+    # (DMA) and the epilogue (ALU)
     t.set_scope(s[last], "acc")
+    if st.post is not None:
+        t.set_scope(s[st.pool], "acc")
+        s[st.pool].compute_at(s[st.out], yo)
+        s[st.post].pragma(st.post.op.axis[0], ALU)
+        for ext in st.extra:
+            cache = s.cache_read(ext, t.acc, [st.post])
+            s[cache].compute_at(s[st.out], yo)
+            s[cache].pragma(s[cache].op.axis[0], DMA_COPY)
     pool = s[st.pool]
-    root, inner = pool.split(pool.op.axis[0], nparts=1)
-    pool.reorder(root, inner, *pool.op.reduce_axis, *pool.op.axis[1:])
-    pool.pragma(inner, ALU)
-    src = st.x
+    pool.reorder(pool.op.axis[0], *pool.op.reduce_axis, *pool.op.axis[1:])
+    pool.pragma(pool.op.axis[0], ALU)
     reader = st.pool
     if st.wide is not None:
         t.set_scope(s[st.wide], "acc")
-        s[st.wide].compute_at(pool, root)
-        wide = s[st.wide]
-        root, inner = wide.split(wide.op.axis[0], nparts=1)
-        wide.pragma(inner, ALU)
-        pool = wide
+        s[st.wide].compute_at(s[st.out], yo)
+        s[st.wide].pragma(st.wide.op.axis[0], ALU)
         reader = st.wide
-    cache = s.cache_read(src, t.inp, [reader])
-    s[cache].compute_at(pool, root)
+    cache = s.cache_read(st.x, t.inp, [reader])
+    s[cache].compute_at(s[st.out], yo)
     s[cache].pragma(s[cache].op.axis[0], DMA_COPY)
     return s
