@@ -1,5 +1,10 @@
-"""The ``vdla`` command: assemble, disassemble and simulate program bundles.
+"""The ``vdla`` command: compile and run models; assemble, disassemble and simulate bundles.
 
+    vdla compile MODEL.onnx -o MODEL.vdla [--config CFG.json] [--target cpu|vdla]
+                 [--input-shape NAME:D1,D2,...]            (runtime/cli_model.py)
+    vdla run MODEL.vdla --input X.npy [--backend sim|rtl|cpu] [--profile] [--trace OUT.json]
+             [--json] [--output Y.npy]
+    vdla info MODEL.vdla [--json]
     vdla asm PROG.s -o PROG.bundle [--config CFG.json]
     vdla disasm PROG.bundle [-o PROG.s] [--no-data]
     vdla sim PROG.bundle [--config CFG.json] [--trace OUT.json] [--json]
@@ -9,7 +14,8 @@
 Exit status: 0 on success; 1 when the program itself fails in the simulator or the RTL (an
 illegal instruction, a deadlock), the simulator or Verilator is unavailable, or the cross-check
 finds a mismatch; 2 for every usage or input error (bad arguments, a missing or malformed file,
-an assembly error, an invalid or incompatible config).
+an assembly error, an invalid or incompatible config, an unsupported model, a module of
+another version, inputs of the wrong shape).
 Errors print ``vdla: error: MESSAGE`` on stderr, without a traceback.
 """
 
@@ -201,7 +207,8 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vdla", description="Assemble, disassemble and simulate VDLA program bundles.",
+        prog="vdla", description="Compile and run models on the VDLA accelerator and the CPU; "
+                                 "assemble, disassemble and simulate program bundles.",
         epilog="Exit status: 0 success; 1 the program failed in the simulator or the RTL "
                "(illegal instruction, deadlock), a tool is unavailable or the cross-check "
                "found a mismatch; 2 usage or input "
@@ -271,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print one JSON summary object as the last line")
     p.set_defaults(func=cmd_crosscheck)
+
+    from .cli_model import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

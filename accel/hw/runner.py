@@ -173,7 +173,7 @@ def _deadlock(bundle: Bundle, st: dict, cycle: int) -> DeadlockError:
     pops, pushes = token_masks(insns, module)
     tokens = [st[f"tokens_{q}"] for q in TOKEN_QUEUES]
     blocked: dict[str, str] = {}
-    for m, name in enumerate(MODULE_NAMES):
+    for name in MODULE_NAMES:
         phase, i = st[f"phase_{name}"], st[f"tag_{name}"]
         if i >= len(insns):
             continue

@@ -12,7 +12,7 @@ An ``OpDef`` pairs:
   reference the executor (``compiler.graph.reference``) and constant folding run, and the
   oracle for every backend.
 
-Operators (families in ``elementwise``, ``nn``, ``tensor``, ``fused``)::
+Operators (families in ``elementwise``, ``nn``, ``tensor``, ``fused``, ``quantized``)::
 
     elementwise  Relu Sigmoid HardSwish LeakyRelu Clip Identity Cast Add Sub Mul Div Sum
     nn           Conv ConvTranspose MaxPool AveragePool GlobalAveragePool BatchNormalization
@@ -20,6 +20,7 @@ Operators (families in ``elementwise``, ``nn``, ``tensor``, ``fused``)::
     tensor       Concat Split Slice Flatten Reshape Transpose Pad Resize ConstantOfShape
                  Unsqueeze Squeeze Shape Gather
     fused        FusedConv FusedGemm FusedMatMul LayoutTransform
+    quantized    QConv QDense QAdd (int8 with requantization: the accelerator's operators)
 
 Each family module documents its operators' canonical attributes.
 """
@@ -135,4 +136,4 @@ def run_compute(opdef: OpDef, attrs: Mapping, arrays: list) -> list[np.ndarray]:
 
 
 # the families register their operators on import
-from . import elementwise, nn, tensor, fused  # noqa: E402,F401,I001
+from . import elementwise, nn, tensor, fused, quantized  # noqa: E402,F401,I001

@@ -1,0 +1,165 @@
+"""Integer (int8) operators with requantization: what the accelerator computes, defined exactly.
+
+Canonical attributes::
+
+    QConv(x, w, multiplier?, residual?)   the Conv window attributes (kernel_shape, strides,
+                                          pads, dilations, group) + shift, relu
+    QDense(x, w, multiplier?)             shift, relu; x (N, C), w (O, C): y = x @ w.T
+    QAdd(a, b)                            relu; a and b of one shape
+
+``x``, ``w``, ``residual``, ``a``, ``b`` and the result are int8; ``multiplier`` is an int32
+vector with one value per output channel. Semantics (int64 arithmetic, the accelerator's 32-bit
+accumulator, round-half-up shifts, saturation when the result is stored)::
+
+    acc = wrap32(conv(x, w))              or wrap32(x @ w.T)          exact int products
+    acc = wrap32((acc * m + 2^(s-1)) >> s)   with a multiplier m (MULSHR; no rounding if s=0)
+        | wrap32((acc + 2^(s-1)) >> s)       without one, if s > 0 (RSHR)
+    acc = wrap32(acc + residual)             with a residual
+    acc = max(acc, 0)                        if relu
+    y   = int8(clip(acc, -128, 127))
+
+    QAdd: y = int8(clip(relu?(int(a) + int(b)), -128, 127))
+
+These are the operators of ``compiler.ops.vdla`` (conv2d, dense, add) on NCHW tensors: a
+partitioner can offload them bit-exactly, and the CPU backend computes the same integers. The
+quantization pass (float graphs to these) is not part of the graph IR yet; tests build int8
+graphs directly with ``GraphBuilder``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import TensorType
+from . import OpDef, register
+from .nn import CONV_ATTRS, _conv_normalize, conv, window_output
+
+ACC_BITS = 32
+
+
+def wrap(x: np.ndarray, bits: int = ACC_BITS) -> np.ndarray:
+    """Two's-complement wrap of int64 values to ``bits`` bits (kept as int64)."""
+    half = 1 << (bits - 1)
+    return ((np.asarray(x, dtype=np.int64) + half) & ((1 << bits) - 1)) - half
+
+
+def requantize(acc: np.ndarray, shift: int, multiplier: np.ndarray | None = None,
+               residual: np.ndarray | None = None, relu: bool = False,
+               channel_axis: int = 1) -> np.ndarray:
+    """The epilogue shared by QConv and QDense (see the module docstring); returns int8."""
+    v = np.asarray(acc, dtype=np.int64)
+    if multiplier is not None:
+        shape = [1] * v.ndim
+        shape[channel_axis] = -1
+        v = v * np.asarray(multiplier, dtype=np.int64).reshape(shape)
+        v = wrap((v + (1 << (shift - 1))) >> shift if shift else v)
+    elif shift:
+        v = wrap((v + (1 << (shift - 1))) >> shift)
+    if residual is not None:
+        v = wrap(v + residual.astype(np.int64))
+    if relu:
+        v = np.maximum(v, 0)
+    return np.clip(v, -128, 127).astype(np.int8)
+
+
+def _require_int8(ctx, i: int, what: str) -> TensorType:
+    t = ctx.input(i, what)
+    if t.dtype != "int8":
+        ctx.fail(f"{what} has dtype {t.dtype}; this operator takes int8")
+    return t
+
+
+def _check_multiplier(ctx, i: int, channels: int) -> None:
+    if ctx.has(i):
+        m = ctx.inputs[i]
+        if m.dtype != "int32" or m.shape != (channels,):
+            ctx.fail(f"multiplier must be int32[{channels}] (one per output channel), got "
+                     f"{m}")
+
+
+def _check_shift(ctx) -> dict:
+    attrs = dict(ctx.attrs)
+    shift = attrs["shift"]
+    if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) \
+            or not 0 <= int(shift) < 63:
+        ctx.fail(f"shift={shift!r} must be an int in 0..62")
+    attrs["shift"] = int(shift)
+    attrs["relu"] = int(bool(attrs["relu"]))
+    return attrs
+
+
+# ------------------------------------------------------------------ QConv
+def _qconv_normalize(ctx) -> dict:
+    sub = type(ctx)(ctx.op, ctx.name, {k: v for k, v in ctx.attrs.items()
+                                       if k not in ("shift", "relu")}, list(ctx.inputs[:2]))
+    attrs = _conv_normalize(sub)
+    q = _check_shift(ctx)
+    return {**attrs, "shift": q["shift"], "relu": q["relu"]}
+
+
+def _qconv_infer(ctx) -> list[TensorType]:
+    x, w = _require_int8(ctx, 0, "input X"), _require_int8(ctx, 1, "weight W")
+    g = ctx["group"]
+    if g < 1 or x.shape[1] % g or w.shape[0] % g or w.shape[1] * g != x.shape[1]:
+        ctx.fail(f"weight shape {w.shape} and input shape {x.shape} do not fit group={g}")
+    _check_multiplier(ctx, 2, w.shape[0])
+    out = (x.shape[0], w.shape[0]) + window_output(ctx, x.shape[2:], ctx.attrs)
+    if ctx.has(3):
+        r = _require_int8(ctx, 3, "residual")
+        if r.shape != out:
+            ctx.fail(f"residual shape {r.shape} differs from the result's {out}")
+    return [TensorType(out, "int8")]
+
+
+def _qconv(a, xs) -> np.ndarray:
+    x, w = xs[0], xs[1]
+    m = xs[2] if len(xs) > 2 else None
+    r = xs[3] if len(xs) > 3 else None
+    attrs = {k: a[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group")}
+    acc = wrap(conv(attrs, x.astype(np.int64), w.astype(np.int64), None))
+    return requantize(acc, a["shift"], m, r, bool(a["relu"]))
+
+
+register(OpDef("QConv", (2, 4), {**CONV_ATTRS, "shift": 0, "relu": 0}, _qconv_infer, _qconv,
+               normalize=_qconv_normalize,
+               doc="int8 convolution, requantized (accelerator semantics)"))
+
+
+# ------------------------------------------------------------------ QDense
+def _qdense_infer(ctx) -> list[TensorType]:
+    x, w = _require_int8(ctx, 0, "input X"), _require_int8(ctx, 1, "weight W")
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+        ctx.fail(f"needs X (N, C) and W (O, C), got {x.shape} and {w.shape}")
+    _check_multiplier(ctx, 2, w.shape[0])
+    return [TensorType((x.shape[0], w.shape[0]), "int8")]
+
+
+def _qdense(a, xs) -> np.ndarray:
+    acc = wrap(xs[0].astype(np.int64) @ xs[1].astype(np.int64).T)
+    return requantize(acc, a["shift"], xs[2] if len(xs) > 2 else None, None, bool(a["relu"]))
+
+
+register(OpDef("QDense", (2, 3), {"shift": 0, "relu": 0}, _qdense_infer, _qdense,
+               normalize=_check_shift, doc="int8 fully connected layer, requantized"))
+
+
+# ------------------------------------------------------------------ QAdd
+def _qadd_infer(ctx) -> list[TensorType]:
+    a, b = _require_int8(ctx, 0, "input A"), _require_int8(ctx, 1, "input B")
+    if a.shape != b.shape:
+        ctx.fail(f"inputs must have one shape, got {a.shape} and {b.shape} (use Add with a "
+                 f"broadcast for other shapes)")
+    return [TensorType(a.shape, "int8")]
+
+
+def _qadd(a, xs) -> np.ndarray:
+    v = xs[0].astype(np.int16) + xs[1]
+    if a["relu"]:
+        v = np.maximum(v, 0)
+    return np.clip(v, -128, 127).astype(np.int8)
+
+
+register(OpDef("QAdd", (2, 2), {"relu": 0},
+               _qadd_infer, _qadd,
+               normalize=lambda c: {"relu": int(bool(c["relu"]))}, elementwise=True,
+               doc="saturating int8 addition (a residual connection)"))
