@@ -42,23 +42,9 @@ from accel.isa.config import HardwareConfig  # noqa: E402
 from accel.isa.errors import VdlaError  # noqa: E402
 from compiler.codegen.vdla.target import target  # noqa: E402
 from compiler.ops import vdla  # noqa: E402
+from compiler.ops.vdla.resnet import RESNET18_CONV_LAYERS, VTA_C2_C12_CYCLES  # noqa: E402
 
-# name: (H=W, C, O, K, stride, padding)
-LAYERS = {
-    "C1": (224, 3, 64, 7, 2, 3),
-    "C2": (56, 64, 64, 3, 1, 1),
-    "C3": (56, 64, 64, 1, 1, 0),
-    "C4": (56, 64, 128, 3, 2, 1),
-    "C5": (56, 64, 128, 1, 2, 0),
-    "C6": (28, 128, 128, 3, 1, 1),
-    "C7": (28, 128, 256, 3, 2, 1),
-    "C8": (28, 128, 256, 1, 2, 0),
-    "C9": (14, 256, 256, 3, 1, 1),
-    "C10": (14, 256, 512, 3, 2, 1),
-    "C11": (14, 256, 512, 1, 2, 0),
-    "C12": (7, 512, 512, 3, 1, 1),
-}
-VTA_C2_C12_CYCLES = 7_729_601
+LAYERS = RESNET18_CONV_LAYERS
 SHIFT = 10
 
 

@@ -1,4 +1,5 @@
-"""Hardware configurations the RTL tests run on (shared by tests/test_rtl_*.py)."""
+"""Hardware configurations the tests run on (shared by tests/test_rtl_*.py and the simulator's
+random-program tests)."""
 
 from accel.isa.config import HardwareConfig
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import MEM_NAMES, run_reference
+from rtl_configs import RTL_CONFIGS
 
 from accel.isa.bundle import Bundle
 from accel.isa.config import HardwareConfig
@@ -21,17 +22,7 @@ from accel.isa.validate import validate
 from accel.sim import simulate
 
 CONFIGS = {
-    "default": HardwareConfig(),
-    "small8x8": HardwareConfig(log_block_in=3, log_block_out=3, log_inp_buff_size=14,
-                               log_wgt_buff_size=16, log_acc_buff_size=16, name="small8x8"),
-    # LOG_WGT_BUFF_SIZE=18 with these knobs would need 33-bit micro-ops (11+11+11 bits).
-    "batch2": HardwareConfig(log_batch=1, log_block_out=3, log_wgt_buff_size=17, name="batch2"),
-    # int16 accumulators and weights, spare micro-op bits, one-token queues, tiny command queues.
-    "narrow": HardwareConfig(log_batch=1, log_block_in=2, log_block_out=2, log_wgt_width=4,
-                             log_acc_width=4, log_uop_buff_size=10, log_inp_buff_size=9,
-                             log_wgt_buff_size=9, log_acc_buff_size=9, token_queue_depth=1,
-                             cmd_queue_depth=2, dram_bus_bytes=4, dram_latency=3,
-                             name="narrow"),
+    **{k: RTL_CONFIGS[k] for k in ("default", "small8x8", "batch2", "narrow")},
     # int16 inputs and outputs, int32 accumulators: STORE saturates to 16 bits.
     "wide": HardwareConfig(log_inp_width=4, log_block_out=3, log_wgt_buff_size=17,
                            log_acc_buff_size=16, name="wide"),

@@ -10,22 +10,9 @@ import pytest
 from test_vdla_reference import conv2d_ref
 
 from compiler.ops import vdla
+from compiler.ops.vdla.resnet import RESNET18_CONV_LAYERS
 
-# name: (H=W, C, O, K, stride, padding)
-RESNET18 = {
-    "C1": (224, 3, 64, 7, 2, 3),
-    "C2": (56, 64, 64, 3, 1, 1),
-    "C3": (56, 64, 64, 1, 1, 0),
-    "C4": (56, 64, 128, 3, 2, 1),
-    "C5": (56, 64, 128, 1, 2, 0),
-    "C6": (28, 128, 128, 3, 1, 1),
-    "C7": (28, 128, 256, 3, 2, 1),
-    "C8": (28, 128, 256, 1, 2, 0),
-    "C9": (14, 256, 256, 3, 1, 1),
-    "C10": (14, 256, 512, 3, 2, 1),
-    "C11": (14, 256, 512, 1, 2, 0),
-    "C12": (7, 512, 512, 3, 1, 1),
-}
+RESNET18 = RESNET18_CONV_LAYERS  # name: (H=W, C, O, K, stride, padding)
 
 
 @pytest.mark.parametrize("vthreads", [2, 1], ids=["vt2", "serial"])
