@@ -14,9 +14,9 @@ Two workloads, measured in the same run, alternately:
 
 Both sides use T threads (default: ``os.cpu_count()``): the vdla thread pool is set to T
 (``compiler.codegen.llvm.set_num_threads``); BLAS keeps its default (all cores), which the
-JSON records. The vdla threads are pinned to distinct CPUs (``pin_vdla_threads``; off with
-``--no-pin``), because the pool's sleeping workers are otherwise often woken onto the busy
-CPU of the calling thread.
+JSON records. The vdla threads are pinned to distinct CPUs
+(``compiler.codegen.llvm.runtime.pin_threads``; off with ``--no-pin``), because the pool's
+sleeping workers are otherwise often woken onto the busy CPU of the calling thread.
 
 Method. Every side runs in its own worker process (``--worker KIND``), so that no library's
 thread pool shares a process with another's (OpenBLAS and onnxruntime threads spin after a
@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _worker import serve  # noqa: E402
 
 X_SHAPE, W_SHAPE, PADS = (1, 64, 56, 56), (64, 64, 3, 3), (1, 1, 1, 1)
 MM = 1024
@@ -145,50 +146,15 @@ def _setup(kind: str, data: Path, threads: int):
     raise SystemExit(f"unknown worker kind {kind!r}")
 
 
-def pin_vdla_threads() -> list[int] | None:
-    """Pin this thread and the vdla pool's workers to distinct CPUs (round-robin).
-
-    The pool's workers sleep between parallel launches; woken, Linux may place one on the
-    CPU of the thread that woke it, which keeps computing its own chunk, so both share one
-    core for milliseconds (see BENCHMARKS.md). onnxruntime and OpenBLAS avoid this by
-    spinning; here the placement is fixed instead. Returns the CPUs used, or None.
-    """
-    import threading
-
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    pool = [t for t in threading.enumerate() if t.name.startswith("vdla-llvm")]
-    if len(cpus) < 2 or not pool:
-        return None
-    os.sched_setaffinity(threading.get_native_id(), {cpus[0]})
-    used = [cpus[0]]
-    for i, t in enumerate(pool):
-        cpu_id = cpus[(i + 1) % len(cpus)]
-        os.sched_setaffinity(t.native_id, {cpu_id})
-        used.append(cpu_id)
-    return used
-
-
 def worker_main(kind: str, data: Path, threads: int, pin: bool) -> int:
     """Serve ``run N`` requests on stdin: one untimed call, then N timed ones (JSON list)."""
     call, info = _setup(kind, data, threads)
     np.save(data / f"out-{kind}.npy", call())
     if kind.startswith("vdla"):
-        info["pinned_cpus"] = pin_vdla_threads() if pin else None
-    print(json.dumps(info), flush=True)
-    for line in sys.stdin:
-        cmd = line.split()
-        if not cmd or cmd[0] == "quit":
-            break
-        call()
-        times = []
-        for _ in range(int(cmd[1])):
-            t0 = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - t0)
-        print(json.dumps(times), flush=True)
-    return 0
+        from compiler.codegen.llvm.runtime import pin_threads
+
+        info["pinned_cpus"] = pin_threads() if pin else None
+    return serve(call, info)
 
 
 # ---------------------------------------------------------------------- orchestrator

@@ -50,6 +50,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+from _worker import serve  # noqa: E402
 
 MODELS = ("bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50",
           "shufflenet", "squeezenet", "vgg19", "zfnet512")
@@ -107,24 +108,6 @@ def random_weights(model, seed: int = 0):
 
 
 # ---------------------------------------------------------------------- workers
-def pin_threads() -> list[int] | None:
-    """This thread and the vdla pool's workers on distinct CPUs (round-robin)."""
-    import threading
-
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    pool = [t for t in threading.enumerate() if t.name.startswith("vdla-llvm")]
-    if len(cpus) < 2 or not pool:
-        return None
-    os.sched_setaffinity(threading.get_native_id(), {cpus[0]})
-    used = [cpus[0]]
-    for i, t in enumerate(pool):
-        used.append(cpus[(i + 1) % len(cpus)])
-        os.sched_setaffinity(t.native_id, {used[-1]})
-    return used
-
-
 def _setup(kind: str, model: Path, x_path: Path, threads: int):
     x = np.load(x_path)
     t0 = time.perf_counter()
@@ -169,20 +152,10 @@ def worker_main(kind: str, model: Path, x_path: Path, out: Path, threads: int,
     np.save(out, call())
     call()
     if kind == "vdla":
+        from compiler.codegen.llvm.runtime import pin_threads
+
         info["pinned_cpus"] = pin_threads() if pin else None
-    print(json.dumps(info), flush=True)
-    for line in sys.stdin:
-        cmd = line.split()
-        if not cmd or cmd[0] == "quit":
-            break
-        call()                       # untimed: the other side ran in between
-        times = []
-        for _ in range(int(cmd[1])):
-            t0 = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - t0)
-        print(json.dumps(times), flush=True)
-    return 0
+    return serve(call, info)
 
 
 class Worker:

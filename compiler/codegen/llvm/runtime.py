@@ -135,6 +135,30 @@ def get_num_threads() -> int:
     return parallel_runtime().num_threads
 
 
+def pin_threads() -> list[int] | None:
+    """Pin the calling thread and the parallel pool's workers to distinct CPUs (round-robin).
+
+    Opt-in. The pool's workers sleep between parallel launches; when one is woken, Linux may
+    place it on the CPU of the thread that woke it, which is busy with its own chunk, so both
+    share one core for up to milliseconds (see BENCHMARKS.md, CPU operators). Fixed placement
+    avoids that for short kernels. Call it from the thread that launches kernels, after the
+    pool exists (after a first parallel call). Returns the CPUs used, or None when pinning is
+    unavailable (no ``os.sched_setaffinity``, one CPU, or no pool yet).
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    pool = [t for t in threading.enumerate() if t.name.startswith("vdla-llvm")]
+    if len(cpus) < 2 or not pool:
+        return None
+    os.sched_setaffinity(threading.get_native_id(), {cpus[0]})
+    used = [cpus[0]]
+    for i, t in enumerate(pool):
+        used.append(cpus[(i + 1) % len(cpus)])
+        os.sched_setaffinity(t.native_id, {used[-1]})
+    return used
+
+
 # ---------------------------------------------------------------------- compiled functions
 class CompiledFunction:
     """A compiled ``PrimFunc``: call it with numpy arrays (buffers) and Python scalars.
