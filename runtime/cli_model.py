@@ -1,6 +1,7 @@
 """The model subcommands of ``vdla``: compile an ONNX model, run a compiled module, show one.
 
     vdla compile MODEL.onnx -o MODEL.vdla [--config CFG.json] [--target cpu|vdla]
+                 [--calib SAMPLES.npy]   (int8 post-training quantization first)
                  [--input-shape NAME:D1,D2,...] [--min-cycles N] [--report REPORT.json]
                  [--json] [--quiet]
     vdla run MODEL.vdla --input X.npy | --input NAME=X.npy ... | --input INPUTS.npz
@@ -111,9 +112,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     out = args.output or str(Path(args.model).with_suffix(".vdla"))
     progress = _Progress("vdla compile: ", args.quiet)
     start = time.perf_counter()
+    calib = _load_array(args.calib) if args.calib else None
     mod = compile_model(args.model, target=args.target, config=cfg,
                         input_shapes=parse_input_shapes(args.input_shape),
-                        min_cycles=args.min_cycles, progress=progress)
+                        min_cycles=args.min_cycles, calibration=calib, progress=progress)
     progress(f"writing {out}")
     try:
         mod.save(out, objects=not args.no_objects)
@@ -310,6 +312,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--min-cycles", type=int, metavar="N",
                    help="offload an accelerator region only if its GEMM work takes at least "
                         "N cycles of the GEMM core (default 256)")
+    p.add_argument("--calib", metavar="SAMPLES.npy",
+                   help="quantize to int8 first, calibrating on these float samples "
+                        "(shape (K, C, H, W) for an input (N, C, H, W); .npz: one per input)")
     p.add_argument("--report", metavar="REPORT.json",
                    help="also write the partition report as JSON")
     p.add_argument("--no-objects", action="store_true",

@@ -310,9 +310,12 @@ def seed_llvm_cache(objects: Mapping[str, bytes]) -> None:
 def compile_model(model, *, target: str = "vdla", config: HardwareConfig | None = None,
                   input_shapes: Mapping[str, Sequence[int]] | None = None,
                   min_cycles: int | None = None, optimize: bool = True,
-                  progress: Progress | None = None) -> CompiledModule:
+                  calibration=None, progress: Progress | None = None) -> CompiledModule:
     """Compile ``model`` (an ONNX path, bytes or ModelProto, or a ``Graph``) for ``target``
-    ("vdla": partition between the accelerator and the CPU; "cpu": everything on the CPU)."""
+    ("vdla": partition between the accelerator and the CPU; "cpu": everything on the CPU).
+
+    ``calibration``: samples for post-training int8 quantization (``compiler.quantize``; an
+    array, or {input name: array}); the float graph is quantized before partitioning."""
     from compiler.graph import optimize as optimize_graph
     from compiler.partition import DEFAULT_MIN_CYCLES, partition
 
@@ -327,7 +330,14 @@ def compile_model(model, *, target: str = "vdla", config: HardwareConfig | None 
         say("importing the ONNX model")
         graph = from_onnx(model, input_shapes=input_shapes)
         name = str(model) if isinstance(model, (str, os.PathLike)) else graph.name
-    if optimize:
+    if calibration is not None:
+        from compiler.quantize import quantize
+
+        say(f"optimizing {len(graph.nodes)} nodes")
+        graph = optimize_graph(graph, fuse=False)
+        say(f"calibrating and quantizing {len(graph.nodes)} nodes")
+        graph = quantize(graph, calibration)
+    elif optimize:
         say(f"optimizing {len(graph.nodes)} nodes")
         graph = optimize_graph(graph)
     say(f"partitioning {len(graph.nodes)} nodes for target '{target}'")

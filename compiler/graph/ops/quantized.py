@@ -6,6 +6,8 @@ Canonical attributes::
                                           pads, dilations, group) + shift, relu
     QDense(x, w, multiplier?)             shift, relu; x (N, C), w (O, C): y = x @ w.T
     QAdd(a, b)                            relu; a and b of one shape
+    Quantize(x)                           scale: float32 x -> int8 (the float boundary)
+    Dequantize(q)                         scale: int8 q -> float32
 
 ``x``, ``w``, ``residual``, ``a``, ``b`` and the result are int8; ``multiplier`` is an int32
 vector with one value per output channel. Semantics (int64 arithmetic, the accelerator's 32-bit
@@ -19,11 +21,13 @@ accumulator, round-half-up shifts, saturation when the result is stored)::
     y   = int8(clip(acc, -128, 127))
 
     QAdd: y = int8(clip(relu?(int(a) + int(b)), -128, 127))
+    Quantize: y = int8(clip(round_half_even(x / scale), -128, 127))   (ONNX QuantizeLinear)
+    Dequantize: y = float32(q) * float32(scale)
 
 These are the operators of ``compiler.ops.vdla`` (conv2d, dense, add) on NCHW tensors: a
 partitioner can offload them bit-exactly, and the CPU backend computes the same integers. The
-quantization pass (float graphs to these) is not part of the graph IR yet; tests build int8
-graphs directly with ``GraphBuilder``.
+quantization pass (float graphs to these, ``compiler.quantize``) inserts Quantize/Dequantize
+where a graph goes from float to int8 and back.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import TensorType
-from . import OpDef, register
+from . import REQUIRED, OpDef, register
 from .nn import CONV_ATTRS, _conv_normalize, conv, window_output
 
 ACC_BITS = 32
@@ -163,3 +167,37 @@ register(OpDef("QAdd", (2, 2), {"relu": 0},
                _qadd_infer, _qadd,
                normalize=lambda c: {"relu": int(bool(c["relu"]))}, elementwise=True,
                doc="saturating int8 addition (a residual connection)"))
+
+
+# ------------------------------------------------------------------ Quantize / Dequantize
+def _scale_normalize(ctx) -> dict:
+    s = ctx.attrs["scale"]
+    if isinstance(s, bool) or not isinstance(s, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(s) or float(s) <= 0:
+        ctx.fail(f"scale={s!r} must be a positive finite number")
+    return {"scale": float(s)}
+
+
+def _quantize_infer(ctx) -> list[TensorType]:
+    x = ctx.input(0, "input X")
+    if x.dtype != "float32":
+        ctx.fail(f"input has dtype {x.dtype}; Quantize takes float32")
+    return [TensorType(x.shape, "int8")]
+
+
+def _quantize(a, xs) -> np.ndarray:
+    q = np.rint(xs[0].astype(np.float32) / np.float32(a["scale"]))
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def _dequantize(a, xs) -> np.ndarray:
+    return xs[0].astype(np.float32) * np.float32(a["scale"])
+
+
+register(OpDef("Quantize", (1, 1), {"scale": REQUIRED}, _quantize_infer, _quantize,
+               normalize=_scale_normalize, elementwise=True,
+               doc="float32 -> int8 with a per-tensor scale (round half to even, saturate)"))
+register(OpDef("Dequantize", (1, 1), {"scale": REQUIRED},
+               lambda c: [TensorType(_require_int8(c, 0, "input Q").shape, "float32")],
+               _dequantize, normalize=_scale_normalize, elementwise=True,
+               doc="int8 -> float32 with a per-tensor scale"))
