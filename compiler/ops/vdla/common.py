@@ -114,6 +114,25 @@ def out_stage(t: VdlaTarget, post: Tensor) -> Tensor:
                       name="out")
 
 
+def epilogue(t: VdlaTarget, x: Tensor, requant: Requant, relu: bool, residual: bool
+             ) -> tuple[Tensor | None, Tensor, list[Tensor]]:
+    """The stages after the GEMM stage ``x``: ``(post, out, extra)`` where ``post`` is the
+    fused epilogue (``post_chain``; None if empty), ``out`` the saturating int8 output stage and
+    ``extra`` the epilogue's new inputs (the multiplier, then the residual in input packing)."""
+    extra: list[Tensor] = []
+    mult = res = None
+    if requant.multiplier:
+        nd = len(x.shape)
+        mult = te.placeholder((x.shape[1], x.shape[nd - 2], x.shape[nd - 1]), t.dtype("acc"),
+                              "multiplier")
+        extra.append(mult)
+    if residual:
+        res = te.placeholder(inp_shape(t, tuple(x.shape)), t.dtype("inp"), "residual")
+        extra.append(res)
+    post = post_chain(t, x, requant, relu, mult, res)
+    return post, out_stage(t, post if post is not None else x), extra
+
+
 def inp_shape(t: VdlaTarget, shape: tuple) -> tuple:
     """The input packing of an activation whose output packing is ``shape``."""
     cfg = t.cfg

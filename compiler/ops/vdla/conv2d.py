@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from ... import te
 from ...codegen.vdla.target import DMA_COPY, VdlaTarget
 from ...te import Schedule, Tensor
-from .common import Requant, attach_epilogue, post_chain
+from .common import Requant, attach_epilogue, epilogue
 
 
 @dataclass(frozen=True)
@@ -106,21 +106,7 @@ def conv2d_packed(t: VdlaTarget, data_shape: tuple, kernel_shape: tuple,
     conv = te.compute((nb, ob, oh, ow, bt, bo), lambda n, co, y, x, b, o: te.sum(
         te.cast(acc, src[n, ic, y * sh + dy, x * sw + dx, b, k])
         * te.cast(acc, kernel[co, ic, dy, dx, o, k]), axis=[ic, dy, dx, k]), name="conv")
-    extra: list[Tensor] = []
-    mult = None
-    if requant.multiplier:
-        mult = te.placeholder((ob, bt, bo), acc, "multiplier")
-        extra.append(mult)
-    res = None
-    if residual:
-        res = te.placeholder((nb, ob * bo // bi, oh, ow, bt, bi), t.dtype("inp"), "residual")
-        extra.append(res)
-    post = post_chain(t, conv, requant, relu, mult, res)
-    last = post if post is not None else conv
-    lo, hi = t.out_range
-    out = te.compute(last.shape, lambda *i: te.cast(t.dtype("out"),
-                                                    te.min(te.max(last(*i), lo), hi)),
-                     name="out")
+    post, out, extra = epilogue(t, conv, requant, relu, residual)
     return Conv2dStages(data, kernel, conv, out, pad, post, extra)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ... import te
 from ...codegen.vdla.target import DMA_COPY, VdlaTarget
 from ...te import Schedule
-from .common import Requant, attach_epilogue, post_chain
+from .common import Requant, attach_epilogue, epilogue
 from .conv2d import Conv2dStages
 
 
@@ -52,20 +52,7 @@ def dense_packed(t: VdlaTarget, data_shape: tuple, weight_shape: tuple, requant:
     dense = te.compute((nb, ob, bt, bo), lambda n, co, b, o: te.sum(
         te.cast(acc, data[n, ic, b, k]) * te.cast(acc, weight[co, ic, o, k]), axis=[ic, k]),
         name="dense")
-    extra = []
-    mult = res = None
-    if requant.multiplier:
-        mult = te.placeholder((ob, bt, bo), acc, "multiplier")
-        extra.append(mult)
-    if residual:
-        res = te.placeholder((nb, ob * bo // bi, bt, bi), t.dtype("inp"), "residual")
-        extra.append(res)
-    post = post_chain(t, dense, requant, relu, mult, res)
-    last = post if post is not None else dense
-    lo, hi = t.out_range
-    out = te.compute(last.shape, lambda *i: te.cast(t.dtype("out"),
-                                                    te.min(te.max(last(*i), lo), hi)),
-                     name="out")
+    post, out, extra = epilogue(t, dense, requant, relu, residual)
     return Conv2dStages(data, weight, dense, out, None, post, extra)
 
 
