@@ -266,7 +266,8 @@ def _qconv(node: Node, consts: Mapping[str, np.ndarray]) -> CpuKernel:
         acc = op(arrays[0], wp if wp is not None else arrays[1], out=buf())
         m = arrays[2] if len(arrays) > 2 else None
         r = arrays[3] if len(arrays) > 3 else None
-        return [requantize(acc, shift, m, r, relu)]
+        b = arrays[4] if len(arrays) > 4 else None
+        return [requantize(acc, shift, m, r, relu, bias=b)]
 
     return CpuKernel(node, run, "llvm", "conv2d int8 + requantize", [op])
 
@@ -336,7 +337,8 @@ def _qdense(node: Node, consts: Mapping[str, np.ndarray]) -> CpuKernel:
     def run(arrays: Arrays) -> list[np.ndarray]:
         acc = op(arrays[0], wp if wp is not None else arrays[1], out=buf())
         m = arrays[2] if len(arrays) > 2 else None
-        return [requantize(acc, shift, m, None, relu)]
+        b = arrays[3] if len(arrays) > 3 else None
+        return [requantize(acc, shift, m, None, relu, bias=b)]
 
     return CpuKernel(node, run, "llvm", "dense int8 + requantize", [op])
 

@@ -102,8 +102,9 @@ def pack_activation(recipe: ParamRecipe, x: np.ndarray, shape: tuple[int, ...],
     return p
 
 
-def _layout_of(node: Node) -> str:
-    return "nc" if node.op == "QDense" else "nchw"
+def _layout_of(v) -> str:
+    """The packing of a graph value: "nc" for (N, C) tensors, else "nchw"."""
+    return "nc" if v.ndim == 2 else "nchw"
 
 
 def compile_vdla_node(node: Node, constants: dict[str, np.ndarray], cfg: HardwareConfig,
@@ -121,15 +122,17 @@ def compile_vdla_node(node: Node, constants: dict[str, np.ndarray], cfg: Hardwar
         arrays[i] = constants[v.name] if v.name in constants else \
             rng.integers(-128, 128, v.shape).astype(v.dtype)
     pos = [arrays[i] for i in slots if i < 2 or node.op not in ("QConv", "QDense")]
-    kw = {}
-    if node.op in ("QConv", "QDense"):
-        if 2 in arrays:
-            kw["multiplier"] = arrays[2]
-        if 3 in arrays:
-            kw["residual"] = arrays[3]
+    kw: dict[str, np.ndarray] = {}
+    extras = {"QConv": {2: "multiplier", 3: "residual", 4: "bias"},
+              "QDense": {2: "multiplier", 3: "bias"}}.get(node.op, {})
+    for i, key in extras.items():
+        if i in arrays:
+            kw[key] = arrays[i]
     packed = op.pack(*pos, **kw)
     params = prog.inputs
-    assert len(packed) == len(params) == len(slots), (node, len(packed), len(params))
+    # the program's inputs: one per node input, then the operator's own constants (the
+    # multiplier of global average pooling), which ``pack`` also made
+    assert len(packed) == len(params) >= len(slots), (node, len(packed), len(params))
     recipes, fill = [], []
     for i, param, p in zip(slots, params, packed):
         if node.inputs[i].name in constants:
@@ -139,19 +142,21 @@ def compile_vdla_node(node: Node, constants: dict[str, np.ndarray], cfg: Hardwar
         if node.op == "QConv" and i == 0 and op.attrs.get("im2col"):
             im2col = {"kernel": list(node.attrs["kernel_shape"]),
                       "stride": list(op.attrs["stride"]), "padding": list(op.attrs["padding"])}
-        recipe = ParamRecipe(param.region.name, i, _layout_of(node), im2col)
+        recipe = ParamRecipe(param.region.name, i, _layout_of(node.inputs[i]), im2col)
         mine = pack_activation(recipe, arrays[i], param.shape, cfg)
         if mine.shape != p.shape or not np.array_equal(mine, p):
             raise AssertionError(f"{node.op} node '{node.name}': the activation recipe for "
                                  f"'{param.name}' disagrees with compiler.ops.vdla's packing")
         recipes.append(recipe)
         fill.append(np.zeros_like(p))
+    fill += packed[len(slots):]
     bundle = prog.bundle_with(*fill)
     out = prog.outputs[0]
     info = {"tiling": repr(op.tiling), "instructions": prog.instructions,
             "attrs": {k: (list(v) if isinstance(v, tuple) else v) for k, v in op.attrs.items()}}
     return VdlaProgramSpec(node.name, op.name, bundle, recipes, out.region.name,
-                           _layout_of(node), node.outputs[0].shape, node_macs(node), info)
+                           _layout_of(node.outputs[0]), node.outputs[0].shape, node_macs(node),
+                           info)
 
 
 class VdlaKernel:
@@ -177,9 +182,9 @@ class VdlaKernel:
         raw = np.asarray(res.dram)[self._out.offset:self._out.offset + self._out.size]
         p = raw.view(self._out.np_dtype).reshape(self._out.shape)
         n, c = self.spec.out_shape[0], self.spec.out_shape[1]
-        y = layout.unpack_nc(p, n, c) if self.spec.out_layout == "nc" else \
-            layout.unpack_nchw(p, n, c)
-        return y.astype(np.int8, copy=False), res.report
+        # an (N, C) result may come from a 6-d packing with H = W = 1 (global pooling)
+        y = layout.unpack_nchw(p if p.ndim == 6 else p[:, :, None, None], n, c)
+        return y.reshape(self.spec.out_shape).astype(np.int8, copy=False), res.report
 
 
 __all__ = ["ParamRecipe", "VdlaKernel", "VdlaProgramSpec", "compile_vdla_node",

@@ -11,13 +11,14 @@ dtype        a tensor is not int8 ("dtype float32 not supported by the accelerat
              quantize first)"), or the config's inputs/weights are not 8 bits wide
 attribute    an attribute the accelerator lacks: grouped or dilated convolution, a 16-bit
              accumulator (QConv/QDense are defined with int32 accumulation), ceil_mode...
-constant     weights or multipliers computed at run time (they are packed into the program)
+constant     weights, multipliers or biases computed at run time (packed into the program)
 shape        the operator does not fit: wrong rank, or the operator library cannot build a
              program for these shapes on this config (the trial build's error is the reason)
 ===========  ==================================================================================
 
 Accelerator operators (``compiler.ops.vdla``): QConv -> conv2d, QDense -> dense, QAdd -> add,
-Relu (int8, 4-d) -> relu, MaxPool (int8, 2-d windows) -> max_pool2d. A node that passes every
+Relu (int8, 4-d) -> relu, MaxPool (int8, 2-d windows) -> max_pool2d, QGlobalAveragePool ->
+global_avg_pool2d. A node that passes every
 check is built once here (memoized by the operator library), so lowering reuses the program.
 
 "Too small to be worth offloading" is decided per region (``partition.py``): a region whose
@@ -38,7 +39,7 @@ from accel.isa.errors import VdlaError
 from ..graph.ir import Graph, Node
 
 # accelerator operators of the graph IR (int8 with requantization, or int8 plain ops)
-VDLA_OPS = ("QConv", "QDense", "QAdd", "Relu", "MaxPool")
+VDLA_OPS = ("QConv", "QDense", "QAdd", "Relu", "MaxPool", "QGlobalAveragePool")
 # float operators that become accelerator operators once quantized
 QUANTIZABLE = frozenset({"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul",
                          "Add", "Sum", "Relu", "MaxPool", "GlobalAveragePool", "Clip"})
@@ -68,10 +69,13 @@ def node_macs(node: Node) -> int:
     return 0
 
 
+_VECTORS = {"QConv": (2, 4), "QDense": (2, 3)}   # multiplier, bias
+
+
 def _dtypes(node: Node) -> list[str]:
     ts = [v.dtype for v in node.outputs]
-    ts += [v.dtype for i, v in enumerate(node.inputs)
-           if v is not None and not (node.op in ("QConv", "QDense") and i == 2)]
+    vectors = _VECTORS.get(node.op, ())     # int32 per-channel operands
+    ts += [v.dtype for i, v in enumerate(node.inputs) if v is not None and i not in vectors]
     return ts
 
 
@@ -141,7 +145,8 @@ def _check_qconv(graph: Graph, node: Node, cfg: HardwareConfig) -> Support | Non
         return _no("attribute", f"dilations={list(a['dilations'])}: dilated convolutions are "
                                 f"not supported by the accelerator")
     return (_acc32(cfg, node.op) or _const(graph, node, 1, "weight")
-            or _const(graph, node, 2, "multiplier") or _shift(node, cfg))
+            or _const(graph, node, 2, "multiplier") or _const(graph, node, 4, "bias")
+            or _shift(node, cfg))
 
 
 def _shift(node: Node, cfg: HardwareConfig) -> Support | None:
@@ -154,7 +159,8 @@ def _shift(node: Node, cfg: HardwareConfig) -> Support | None:
 
 def _check_qdense(graph: Graph, node: Node, cfg: HardwareConfig) -> Support | None:
     return (_acc32(cfg, node.op) or _const(graph, node, 1, "weight")
-            or _const(graph, node, 2, "multiplier") or _shift(node, cfg))
+            or _const(graph, node, 2, "multiplier") or _const(graph, node, 3, "bias")
+            or _shift(node, cfg))
 
 
 def _check_4d(graph: Graph, node: Node, cfg: HardwareConfig) -> Support | None:
@@ -181,25 +187,28 @@ def _check_maxpool(graph: Graph, node: Node, cfg: HardwareConfig) -> Support | N
 
 
 _CHECKS = {"QConv": _check_qconv, "QDense": _check_qdense, "QAdd": _check_4d,
-           "Relu": _check_4d, "MaxPool": _check_maxpool}
+           "Relu": _check_4d, "MaxPool": _check_maxpool,
+           "QGlobalAveragePool": lambda g, n, cfg: None}   # the op checks its own input
 
 
 # ---------------------------------------------------------------------- trial build
+def _has(node: Node, i: int) -> bool:
+    return len(node.inputs) > i and node.inputs[i] is not None
+
+
 def vdla_op_args(node: Node) -> tuple[str, tuple, dict]:
     """(operator-library function name, positional args, keyword args) for ``node``."""
     a = node.attrs
     if node.op == "QConv":
         x, w = node.inputs[0], node.inputs[1]
         p = a["pads"]
-        mult = len(node.inputs) > 2 and node.inputs[2] is not None
-        res = len(node.inputs) > 3 and node.inputs[3] is not None
         return "conv2d", (x.shape, w.shape, tuple(a["strides"]), (p[0], p[1], p[2], p[3])), \
-            {"shift": a["shift"], "relu": bool(a["relu"]), "multiplier": mult,
-             "residual": res}
+            {"shift": a["shift"], "relu": bool(a["relu"]), "multiplier": _has(node, 2),
+             "residual": _has(node, 3), "bias": _has(node, 4)}
     if node.op == "QDense":
-        mult = len(node.inputs) > 2 and node.inputs[2] is not None
         return "dense", (node.inputs[0].shape, node.inputs[1].shape), \
-            {"shift": a["shift"], "relu": bool(a["relu"]), "multiplier": mult}
+            {"shift": a["shift"], "relu": bool(a["relu"]), "multiplier": _has(node, 2),
+             "bias": _has(node, 3)}
     if node.op == "QAdd":
         return "add", (node.outputs[0].shape,), {"relu": bool(a["relu"])}
     if node.op == "Relu":
@@ -208,6 +217,8 @@ def vdla_op_args(node: Node) -> tuple[str, tuple, dict]:
         p = a["pads"]
         return "max_pool2d", (node.inputs[0].shape, tuple(a["kernel_shape"]),
                               tuple(a["strides"]), (p[0], p[1], p[2], p[3])), {}
+    if node.op == "QGlobalAveragePool":
+        return "global_avg_pool2d", (node.inputs[0].shape,), {"shift": a["shift"]}
     raise KeyError(node.op)
 
 

@@ -4,35 +4,35 @@ Before (after ``optimize(fuse=False)``)::
 
     %c = Conv(%x, %w, %b) {...};  %r = Relu(%c)
     %c2 = Conv(%r, %w2, %b2);     %a = Add(%c2, %r);  %r2 = Relu(%a)
-    %p = MaxPool(%r2);  %f = Flatten(%p);  %y = Gemm(%f, %fw, %fb) {transB=1}
+    %p = GlobalAveragePool(%r2);  %f = Flatten(%p);  %y = Gemm(%f, %fw, %fb) {transB=1}
 
 After::
 
     %xq = Quantize(%x) {scale=s_x}
-    %rq = QConv(%xq, %wq, %m, %bq) {shift=k, relu=1}        # %bq: the bias (see below)
-    %c2q = QConv(%rq, %w2q, %m2, %b2q) {shift=k2}
-    %r2q = QAdd(%c2q, %rq) {relu=1}
-    %pq = MaxPool(%r2q);  %fq = Flatten(%pq)
-    %yq = QDense(%fq, %fwq, %fm) {shift=k3}
-    %y = Add(Dequantize(%yq) {scale=s_y}, %fb)                # float bias on the CPU
+    %rq = QConv(%xq, %wq, %m, None, %bq) {shift=k, relu=1}     # bias %bq in the accumulator
+    %r2q = QConv(%rq, %w2q, %m2, %rq, %b2q) {shift=k2, relu=1}  # conv + residual add + relu
+    %fq = QGlobalAveragePool(%r2q) {shift, multiplier, flatten=1}
+    %yq = QDense(%fq, %fwq, %fm, %fbq) {shift=k3}
+    %y = Dequantize(%yq) {scale=s_y}
 
 Rules, node by node in order:
 
-* Conv (constant weights) [+ Relu as its only user] -> QConv with per-channel weights.
-* Gemm (alpha=1, transA=0, constant B) / MatMul (2-d, constant B) -> QDense; a Relu is fused
-  only without a bias. QDense has no bias operand, so a bias stays a float Add after the
-  Dequantize (on the CPU; fine for the classifier, which leaves int8 anyway).
-* Add of two same-shape tensors [+ Relu as its only user] -> QAdd.
+* Conv (constant weights and bias) [+ Relu as its only user] -> QConv with per-channel
+  weights; the bias becomes an int32 vector at the accumulator's scale ``s_x * s_w[o]``,
+  ``round(b[o] / (s_x * s_w[o]))``, added before the requantization (QConv input 4).
+* Gemm (alpha=1, transA=0, constant B and C) / MatMul (2-d, constant B) [+ Relu] -> QDense,
+  its bias likewise an int32 vector (QDense input 3).
+* Add of two same-shape tensors [+ Relu as its only user]: if one operand is a convolution
+  (without its own Relu) used only here, one QConv with the other operand as its residual
+  (added after the requantization, before the ReLU and the saturation: no intermediate int8
+  rounding of the convolution); otherwise QAdd.
+* GlobalAveragePool of an int8 tensor [+ Flatten] -> QGlobalAveragePool (the rounded integer
+  mean, ``compiler.graph.ops.quantized.gap_params``; ``flatten=1`` absorbs the Flatten).
 * Relu, MaxPool, Flatten, Reshape of an int8 tensor stay themselves on int8 (exact).
 * Anything else runs in float on a Dequantize of its inputs; int8 operands come from a Quantize.
 
-Convolution bias: QConv cannot add a value to the accumulator, but it adds its ``residual``
-operand after requantization, before the ReLU and the saturation. The bias enters as a constant
-int8 residual holding ``round(b[o] / s_out)`` broadcast over the output (exactly
-``relu(conv + b)`` up to the 1/2-LSB rounding of the bias; QConv's semantics are not changed).
-A convolution whose result is also added to a residual is therefore a QConv followed by QAdd.
-
-Scales: QAdd, Relu, MaxPool, Flatten and Reshape do not rescale, so their int8 operands and
+Scales: QAdd, a QConv's residual, Relu, MaxPool, global pooling, Flatten and Reshape do not
+rescale, so their int8 operands and
 results share one scale: values joined by them form a class (union-find) whose scale is the
 largest calibrated max-abs of its members / 127. A QConv/QDense result takes its class's scale
 through its requantization multipliers.
@@ -44,6 +44,7 @@ import numpy as np
 
 from ..graph.builder import GraphBuilder
 from ..graph.ir import Graph, Node, Value
+from ..graph.ops.quantized import gap_params
 from .errors import QuantizeError
 from .scheme import quantize_weight, requant_params, tensor_scale
 
@@ -102,6 +103,7 @@ def _plan(graph: Graph) -> tuple[dict[str, tuple], set[str]]:
     plan: dict[str, tuple] = {}
     fused: set[str] = set()
     int8: set[str] = set()          # float values that will exist as int8
+    order = {n.name: i for i, n in enumerate(graph.nodes)}
     for n in graph.nodes:
         if n.name in fused:
             continue
@@ -113,25 +115,72 @@ def _plan(graph: Graph) -> tuple[dict[str, tuple], set[str]]:
             relu = _single_relu(graph, out)
             plan[n.name] = ("conv", relu)
         elif n.op in ("Gemm", "MatMul") and _dense_weight(graph, n) is not None:
-            w, bias = _dense_weight(graph, n)
-            relu = _single_relu(graph, out) if bias is None else None
-            plan[n.name] = ("dense", relu)
+            plan[n.name] = ("dense", _single_relu(graph, out))
         elif n.op == "Add" and out.dtype == "float32" and len(n.inputs) == 2 \
                 and all(v is not None and graph.const(v) is None and v.shape == out.shape
                         for v in n.inputs):
-            plan[n.name] = ("add", _single_relu(graph, out))
+            relu = _single_relu(graph, out)
+            conv = _fusable_conv(graph, n, plan, order)
+            if conv is not None:      # conv + add (+ relu): one QConv with a residual
+                fused.add(conv.name)
+                del plan[conv.name]
+                other = n.inputs[1] if n.inputs[0] is conv.outputs[0] else n.inputs[0]
+                plan[n.name] = ("conv_add", relu, conv, other)
+            else:
+                plan[n.name] = ("add", relu)
+        elif n.op == "GlobalAveragePool" and n.inputs[0].name in int8 and out.ndim == 4:
+            users = graph.consumers.get(out.name, ())
+            flat = users[0] if len(users) == 1 and users[0].op == "Flatten" \
+                and users[0].attrs.get("axis", 1) == 1 and not graph.is_output(out.name) \
+                else None
+            plan[n.name] = ("gap", flat)
         elif n.op in PASSTHROUGH and n.inputs[0].name in int8 and out.dtype == "float32":
             plan[n.name] = ("pass", None)
         else:
             continue
-        kind, relu = plan[n.name]
+        kind, relu = plan[n.name][:2]
         if relu is not None:
             fused.add(relu.name)
         final = relu.outputs[0] if relu is not None else out
-        if kind == "dense" and _dense_weight(graph, n)[1] is not None:
-            continue                 # the result is float (bias added after Dequantize)
         int8.add(final.name)
     return plan, fused
+
+
+def _fusable_conv(graph: Graph, add: Node, plan: dict, order: dict) -> Node | None:
+    """The planned convolution (without its own ReLU) feeding ``add`` as its only use, the
+    later one if both operands are such convolutions."""
+    a, b = add.inputs
+    if a is b:
+        return None
+    best = None
+    for v in (a, b):
+        n = graph.producers.get(v.name)
+        if n is None or plan.get(n.name, (None,))[0] != "conv" or plan[n.name][1] is not None \
+                or len(graph.consumers.get(v.name, ())) != 1 or graph.is_output(v.name):
+            continue
+        if best is None or order[n.name] > order[best.name]:
+            best = n
+    return best
+
+
+def _int32_bias(bias: np.ndarray, s_acc: np.ndarray, b: GraphBuilder, name: str) -> Value:
+    """The bias at the accumulator's scale, ``round(bias / s_acc)``, as an int32 constant."""
+    q = np.rint(np.asarray(bias, np.float64) / s_acc)
+    lim = float(np.iinfo(np.int32).max)
+    if np.any(np.abs(q) > lim):
+        raise QuantizeError(f"node '{name}': the bias does not fit the int32 accumulator at "
+                            f"scale {float(np.min(s_acc)):.3g} (largest |bias| "
+                            f"{float(np.max(np.abs(bias))):.3g})")
+    return b.constant(q.astype(np.int32), f"{name}_bias_q")
+
+
+def _bias(graph: Graph, node: Node, i: int, s_acc: np.ndarray, b: GraphBuilder,
+          name: str) -> Value | None:
+    v = node.inputs[i] if len(node.inputs) > i else None
+    c = None if v is None else graph.const(v)
+    if c is None or not np.any(c):
+        return None
+    return _int32_bias(c.reshape(-1), s_acc, b, name)
 
 
 def quantize_graph(graph: Graph, ranges: dict[str, float]) -> Graph:
@@ -147,12 +196,12 @@ def quantize_graph(graph: Graph, ranges: dict[str, float]) -> Graph:
     for n in graph.nodes:            # stands for
         if n.name not in plan:
             continue
-        kind, relu = plan[n.name]
+        kind, relu = plan[n.name][:2]
         final = (relu or n).outputs[0].name
         out_of[n.name] = final
-        if kind == "add":
+        if kind in ("add", "conv_add"):
             classes.union(final, n.inputs[0].name, n.inputs[1].name)
-        elif kind == "pass":
+        elif kind in ("pass", "gap"):
             classes.union(final, n.inputs[0].name)
     class_max: dict[str, float] = {}
     names = {v.name for n in graph.nodes for v in n.outputs} | {v.name for v in graph.inputs}
@@ -202,35 +251,37 @@ def quantize_graph(graph: Graph, ranges: dict[str, float]) -> Graph:
             for v, o in zip(n.outputs, outs):
                 fmap[v.name] = o
             continue
-        kind, relu = plan[n.name]
+        kind, relu = plan[n.name][:2]
         final = out_of[n.name]
         if kind == "pass":
             qmap[final] = b.node(n.op, [qval(n.inputs[0])] + [fval(v) for v in n.inputs[1:]
                                                              if v is not None],
                                  n.attrs, name=n.name, outputs=qname(final))[0]
+        elif kind == "gap":
+            x = n.inputs[0]
+            shift, mult = gap_params(x.shape[2] * x.shape[3])
+            qmap[final] = b.node("QGlobalAveragePool", [qval(x)],
+                                 {"shift": shift, "multiplier": mult,
+                                  "flatten": int(relu is not None)},
+                                 name=n.name, outputs=qname(final))[0]
         elif kind == "add":
             qmap[final] = b.node("QAdd", [qval(n.inputs[0]), qval(n.inputs[1])],
                                  {"relu": int(relu is not None)}, name=n.name,
                                  outputs=qname(final))[0]
-        elif kind == "conv":
-            x = n.inputs[0]
-            wq, sw = quantize_weight(graph.const(n.inputs[1]))
-            s_out = scale(final)
-            shift, m = requant_params(scale(x.name) * sw / s_out)
-            ins = [qval(x), b.constant(wq, f"{n.inputs[1].name}_q")]
-            ins.append(None if m is None else b.constant(m, f"{n.name}_multiplier"))
-            attrs = {k: n.attrs[k] for k in ("kernel_shape", "strides", "pads", "dilations",
-                                               "group")}
-            bias = graph.const(n.inputs[2]) if len(n.inputs) > 2 and n.inputs[2] is not None \
-                else None
-            bq = None if bias is None else \
-                np.clip(np.rint(bias.astype(np.float64) / s_out), -128, 127).astype(np.int8)
-            if bq is not None and np.any(bq):
-                out_shape = n.outputs[0].shape
-                ins.append(b.constant(np.ascontiguousarray(np.broadcast_to(
-                    bq.reshape(1, -1, 1, 1), out_shape)), f"{n.name}_bias_q"))
-            while ins and ins[-1] is None:
+        elif kind in ("conv", "conv_add"):
+            conv, residual = (n, None) if kind == "conv" else plan[n.name][2:]
+            x = conv.inputs[0]
+            wq, sw = quantize_weight(graph.const(conv.inputs[1]))
+            s_acc = scale(x.name) * sw              # the accumulator's per-channel scale
+            shift, m = requant_params(s_acc / scale(final))
+            ins = [qval(x), b.constant(wq, f"{conv.inputs[1].name}_q"),
+                   None if m is None else b.constant(m, f"{conv.name}_multiplier"),
+                   None if residual is None else qval(residual),
+                   _bias(graph, conv, 2, s_acc, b, conv.name)]
+            while ins[-1] is None:
                 ins.pop()
+            attrs = {k: conv.attrs[k] for k in ("kernel_shape", "strides", "pads", "dilations",
+                                                  "group")}
             qmap[final] = b.node("QConv", ins, {**attrs, "shift": shift,
                                                 "relu": int(relu is not None)},
                                  name=n.name, outputs=qname(final))[0]
@@ -238,23 +289,16 @@ def quantize_graph(graph: Graph, ranges: dict[str, float]) -> Graph:
             w, bias = _dense_weight(graph, n)
             x = n.inputs[0]
             wq, sw = quantize_weight(w)
-            out = n.outputs[0].name
-            # with a bias, calibration saw y + bias: bound the QDense result by both
-            s_out = scale(final) if bias is None else \
-                tensor_scale(ranges.get(out, 0.0) + float(np.max(np.abs(bias))))
-            shift, m = requant_params(scale(x.name) * sw / s_out)
-            ins = [qval(x), b.constant(wq, f"{n.name}_weight_q")]
-            if m is not None:
-                ins.append(b.constant(m, f"{n.name}_multiplier"))
-            yq = b.node("QDense", ins, {"shift": shift, "relu": int(relu is not None)},
-                        name=n.name, outputs=qname(final))[0]
-            if bias is None:
-                qmap[final] = yq
-            else:
-                y = b.node("Dequantize", [yq], {"scale": s_out}, name=f"{n.name}_dequantize",
-                           outputs=[b.fresh(f"{out}_dq")])[0]
-                fmap[out] = b.node("Add", [y, b.constant(bias, f"{n.name}_bias")],
-                                   name=f"{n.name}_bias", outputs=[out])[0]
+            s_acc = scale(x.name) * sw
+            shift, m = requant_params(s_acc / scale(final))
+            ins = [qval(x), b.constant(wq, f"{n.name}_weight_q"),
+                   None if m is None else b.constant(m, f"{n.name}_multiplier"),
+                   None if bias is None else _int32_bias(bias, s_acc, b, n.name)]
+            while ins[-1] is None:
+                ins.pop()
+            qmap[final] = b.node("QDense", ins, {"shift": shift,
+                                                 "relu": int(relu is not None)},
+                                 name=n.name, outputs=qname(final))[0]
     return b.build([fval(v) for v in graph.outputs])
 
 

@@ -58,9 +58,17 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 def test_quantized_graph_ops(graphs):
     _, q = graphs
     ops = q.op_counts()
-    assert ops["QConv"] == 2 and ops["QAdd"] == 1 and ops["QDense"] == 1
+    assert ops["QConv"] == 2 and ops["QDense"] == 1
     assert ops["Quantize"] == 1 and ops["Dequantize"] == 1
-    assert "Conv" not in ops and "Gemm" not in ops
+    assert "Conv" not in ops and "Gemm" not in ops and "Add" not in ops
+    assert "QAdd" not in ops            # conv2 + add + relu is one QConv with a residual
+    conv1, conv2 = [n for n in q.nodes if n.op == "QConv"]
+    assert conv2.inputs[3] is conv1.outputs[0] and conv2.attrs["relu"] == 1
+    # the biases are int32 vectors at the accumulator's scale
+    for n in (conv1, conv2):
+        assert q.const(n.inputs[4]).dtype == np.int32 and q.const(n.inputs[4]).shape == (16,)
+    fc = next(n for n in q.nodes if n.op == "QDense")
+    assert q.const(fc.inputs[3]).shape == (10,)
 
 
 def test_accuracy_against_float(graphs):
@@ -75,9 +83,9 @@ def test_reference_equals_simulator_bit_exact(graphs):
     _, q = graphs
     mod = compile_model(q, min_cycles=0)
     assert {p.node for p in mod.report.nodes if p.target == "vdla"} >= \
-        {n.name for n in q.nodes if n.op in ("QConv", "QDense", "QAdd")}
+        {n.name for n in q.nodes if n.op in ("QConv", "QDense", "MaxPool")}
     for x in samples(3, 3):
-        # y = Dequantize(QDense(...)) + bias: equal floats mean equal int8 results
+        # y = Dequantize(QDense(...)): equal floats mean equal int8 results
         ref = reference.run(q, [x[None]])
         sim = mod.run([x[None]], backend="sim")
         np.testing.assert_array_equal(sim["y"], ref["y"])
@@ -109,7 +117,7 @@ def test_cli_compile_calib(tmp_path, capsys):
     assert code == 0, err
     rows = [line.split() for line in out.splitlines()]
     on_vdla = {r[1] for r in rows if len(r) > 3 and r[3] == "vdla"}
-    assert {"QConv", "QAdd", "MaxPool"} <= on_vdla, out
+    assert {"QConv", "MaxPool"} <= on_vdla, out
     x = samples(1, 5)
     np.save(tmp_path / "x.npy", x)
     code = main(["run", str(tmp_path / "cnn.vdla"), "--input", str(tmp_path / "x.npy"),
@@ -130,8 +138,9 @@ def test_cli_calib_wrong_shape(tmp_path, capsys):
 
 
 def test_float_fallback_and_dense_relu():
-    """A GlobalAveragePool (no int8 accelerator operator) runs in float between a Dequantize
-    and a Quantize; bias-free MatMul + Relu becomes one QDense with relu."""
+    """A Sigmoid (no int8 accelerator operator) runs in float between a Dequantize and a
+    Quantize; GlobalAveragePool + Flatten become one QGlobalAveragePool; bias-free MatMul + Relu
+    becomes one QDense with relu."""
     rng = np.random.default_rng(7)
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["r"]),
@@ -139,7 +148,8 @@ def test_float_fallback_and_dense_relu():
              helper.make_node("Flatten", ["p"], ["f"]),
              helper.make_node("MatMul", ["f", "m1"], ["h"]),
              helper.make_node("Relu", ["h"], ["hr"]),
-             helper.make_node("MatMul", ["hr", "m2"], ["y"])]
+             helper.make_node("Sigmoid", ["hr"], ["hs"]),
+             helper.make_node("MatMul", ["hs", "m2"], ["y"])]
     inits = {"w": (rng.standard_normal((16, 3, 3, 3)) * 0.3).astype(np.float32),
              "m1": (rng.standard_normal((16, 32)) * 0.3).astype(np.float32),
              "m2": (rng.standard_normal((32, 8)) * 0.3).astype(np.float32)}
@@ -147,8 +157,9 @@ def test_float_fallback_and_dense_relu():
     g = optimize(from_onnx(model), fuse=False)
     q = quantize(g, samples(16, 8))
     ops = q.op_counts()
-    assert ops["QConv"] == 1 and ops["QDense"] == 2 and ops["GlobalAveragePool"] == 1
-    assert ops["Quantize"] == 2 and ops["Dequantize"] == 2 and "Relu" not in ops
+    assert ops["QConv"] == 1 and ops["QDense"] == 2 and ops["QGlobalAveragePool"] == 1
+    assert ops["Sigmoid"] == 1 and "Flatten" not in ops and "Relu" not in ops
+    assert ops["Quantize"] == 2 and ops["Dequantize"] == 2
     mod = compile_model(q, min_cycles=0)
     for x in samples(4, 9):
         ref, flt = reference.run(q, [x[None]])["y"], reference.run(g, [x[None]])["y"]

@@ -2,18 +2,21 @@
 
 Canonical attributes::
 
-    QConv(x, w, multiplier?, residual?)   the Conv window attributes (kernel_shape, strides,
+    QConv(x, w, multiplier?, residual?, bias?)
+                                          the Conv window attributes (kernel_shape, strides,
                                           pads, dilations, group) + shift, relu
-    QDense(x, w, multiplier?)             shift, relu; x (N, C), w (O, C): y = x @ w.T
+    QDense(x, w, multiplier?, bias?)      shift, relu; x (N, C), w (O, C): y = x @ w.T
     QAdd(a, b)                            relu; a and b of one shape
+    QGlobalAveragePool(x)                 shift, multiplier (``gap_params``), flatten
     Quantize(x)                           scale: float32 x -> int8 (the float boundary)
     Dequantize(q)                         scale: int8 q -> float32
 
-``x``, ``w``, ``residual``, ``a``, ``b`` and the result are int8; ``multiplier`` is an int32
-vector with one value per output channel. Semantics (int64 arithmetic, the accelerator's 32-bit
+``x``, ``w``, ``residual``, ``a``, ``b`` and the result are int8; ``multiplier`` and ``bias``
+are int32 vectors with one value per output channel (the bias is at the accumulator's scale). Semantics (int64 arithmetic, the accelerator's 32-bit
 accumulator, round-half-up shifts, saturation when the result is stored)::
 
     acc = wrap32(conv(x, w))              or wrap32(x @ w.T)          exact int products
+    acc = wrap32(acc + bias)                 with a bias
     acc = wrap32((acc * m + 2^(s-1)) >> s)   with a multiplier m (MULSHR; no rounding if s=0)
         | wrap32((acc + 2^(s-1)) >> s)       without one, if s > 0 (RSHR)
     acc = wrap32(acc + residual)             with a residual
@@ -21,6 +24,7 @@ accumulator, round-half-up shifts, saturation when the result is stored)::
     y   = int8(clip(acc, -128, 127))
 
     QAdd: y = int8(clip(relu?(int(a) + int(b)), -128, 127))
+    QGlobalAveragePool: y = int8(clip(wrap32(rshr(sum_hw(x) * m, s)), -128, 127))  (m = 1 if 0)
     Quantize: y = int8(clip(round_half_even(x / scale), -128, 127))   (ONNX QuantizeLinear)
     Dequantize: y = float32(q) * float32(scale)
 
@@ -49,12 +53,14 @@ def wrap(x: np.ndarray, bits: int = ACC_BITS) -> np.ndarray:
 
 def requantize(acc: np.ndarray, shift: int, multiplier: np.ndarray | None = None,
                residual: np.ndarray | None = None, relu: bool = False,
-               channel_axis: int = 1) -> np.ndarray:
+               channel_axis: int = 1, bias: np.ndarray | None = None) -> np.ndarray:
     """The epilogue shared by QConv and QDense (see the module docstring); returns int8."""
     v = np.asarray(acc, dtype=np.int64)
+    shape = [1] * v.ndim
+    shape[channel_axis] = -1
+    if bias is not None:
+        v = wrap(v + np.asarray(bias, dtype=np.int64).reshape(shape))
     if multiplier is not None:
-        shape = [1] * v.ndim
-        shape[channel_axis] = -1
         v = v * np.asarray(multiplier, dtype=np.int64).reshape(shape)
         v = wrap((v + (1 << (shift - 1))) >> shift if shift else v)
     elif shift:
@@ -73,12 +79,11 @@ def _require_int8(ctx, i: int, what: str) -> TensorType:
     return t
 
 
-def _check_multiplier(ctx, i: int, channels: int) -> None:
+def _check_multiplier(ctx, i: int, channels: int, what: str = "multiplier") -> None:
     if ctx.has(i):
         m = ctx.inputs[i]
         if m.dtype != "int32" or m.shape != (channels,):
-            ctx.fail(f"multiplier must be int32[{channels}] (one per output channel), got "
-                     f"{m}")
+            ctx.fail(f"{what} must be int32[{channels}] (one per output channel), got {m}")
 
 
 def _check_shift(ctx) -> dict:
@@ -112,6 +117,7 @@ def _qconv_infer(ctx) -> list[TensorType]:
         r = _require_int8(ctx, 3, "residual")
         if r.shape != out:
             ctx.fail(f"residual shape {r.shape} differs from the result's {out}")
+    _check_multiplier(ctx, 4, w.shape[0], "bias")
     return [TensorType(out, "int8")]
 
 
@@ -119,12 +125,13 @@ def _qconv(a, xs) -> np.ndarray:
     x, w = xs[0], xs[1]
     m = xs[2] if len(xs) > 2 else None
     r = xs[3] if len(xs) > 3 else None
+    b = xs[4] if len(xs) > 4 else None
     attrs = {k: a[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group")}
     acc = wrap(conv(attrs, x.astype(np.int64), w.astype(np.int64), None))
-    return requantize(acc, a["shift"], m, r, bool(a["relu"]))
+    return requantize(acc, a["shift"], m, r, bool(a["relu"]), bias=b)
 
 
-register(OpDef("QConv", (2, 4), {**CONV_ATTRS, "shift": 0, "relu": 0}, _qconv_infer, _qconv,
+register(OpDef("QConv", (2, 5), {**CONV_ATTRS, "shift": 0, "relu": 0}, _qconv_infer, _qconv,
                normalize=_qconv_normalize,
                doc="int8 convolution, requantized (accelerator semantics)"))
 
@@ -135,15 +142,17 @@ def _qdense_infer(ctx) -> list[TensorType]:
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
         ctx.fail(f"needs X (N, C) and W (O, C), got {x.shape} and {w.shape}")
     _check_multiplier(ctx, 2, w.shape[0])
+    _check_multiplier(ctx, 3, w.shape[0], "bias")
     return [TensorType((x.shape[0], w.shape[0]), "int8")]
 
 
 def _qdense(a, xs) -> np.ndarray:
     acc = wrap(xs[0].astype(np.int64) @ xs[1].astype(np.int64).T)
-    return requantize(acc, a["shift"], xs[2] if len(xs) > 2 else None, None, bool(a["relu"]))
+    return requantize(acc, a["shift"], xs[2] if len(xs) > 2 else None, None, bool(a["relu"]),
+                      bias=xs[3] if len(xs) > 3 else None)
 
 
-register(OpDef("QDense", (2, 3), {"shift": 0, "relu": 0}, _qdense_infer, _qdense,
+register(OpDef("QDense", (2, 4), {"shift": 0, "relu": 0}, _qdense_infer, _qdense,
                normalize=_check_shift, doc="int8 fully connected layer, requantized"))
 
 
@@ -167,6 +176,57 @@ register(OpDef("QAdd", (2, 2), {"relu": 0},
                _qadd_infer, _qadd,
                normalize=lambda c: {"relu": int(bool(c["relu"]))}, elementwise=True,
                doc="saturating int8 addition (a residual connection)"))
+
+
+# ------------------------------------------------------------------ QGlobalAveragePool
+def gap_params(hw: int) -> tuple[int, int]:
+    """(shift, multiplier) of the integer mean over ``hw`` positions: RSHR by ``log2(hw)``
+    (multiplier 0) when ``hw`` is a power of two, else MULSHR 16 by ``round(2^16 / hw)``
+    (the accelerator's ``global_avg_pool2d``)."""
+    if hw & (hw - 1) == 0:
+        return hw.bit_length() - 1, 0
+    return 16, round((1 << 16) / hw)
+
+
+def _qgap_normalize(ctx) -> dict:
+    a = dict(ctx.attrs)
+    for k in ("shift", "multiplier"):
+        v = a[k]
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            ctx.fail(f"{k}={v!r} must be a non-negative int")
+        a[k] = int(v)
+    a["flatten"] = int(bool(a["flatten"]))
+    return a
+
+
+def _qgap_infer(ctx) -> list[TensorType]:
+    x = _require_int8(ctx, 0, "input X")
+    if x.ndim != 4:
+        ctx.fail(f"needs an NCHW input, got shape {x.shape}")
+    want = gap_params(x.shape[2] * x.shape[3])
+    if (ctx["shift"], ctx["multiplier"]) != want:
+        ctx.fail(f"shift={ctx['shift']}, multiplier={ctx['multiplier']} do not match the "
+                 f"{x.shape[2]}x{x.shape[3]} window (expected shift={want[0]}, "
+                 f"multiplier={want[1]})")
+    shape = x.shape[:2] if ctx["flatten"] else x.shape[:2] + (1, 1)
+    return [TensorType(shape, "int8")]
+
+
+def _qgap(a, xs) -> np.ndarray:
+    x = xs[0]
+    total = x.astype(np.int64).sum(axis=(2, 3), keepdims=not a["flatten"])
+    s, m = a["shift"], a["multiplier"]
+    v = total * m if m else total
+    if s:
+        v = (v + (1 << (s - 1))) >> s
+    return np.clip(wrap(v), -128, 127).astype(np.int8)
+
+
+register(OpDef("QGlobalAveragePool", (1, 1), {"shift": REQUIRED, "multiplier": REQUIRED,
+                                               "flatten": 0},
+               _qgap_infer, _qgap, normalize=_qgap_normalize,
+               doc="int8 global average pooling: the rounded integer mean (RSHR, or MULSHR by "
+                   "a constant); flatten=1 gives (N, C) instead of (N, C, 1, 1)"))
 
 
 # ------------------------------------------------------------------ Quantize / Dequantize

@@ -125,10 +125,12 @@ def _requant(t: VdlaTarget, op: str, shift: int, multiplier: bool) -> Requant:
 def conv2d(x_shape: tuple, w_shape: tuple, stride=1, padding=0, shift: int = 0,
            relu: bool = False, multiplier: bool = False, residual: bool = False,
            tiling: Conv2dTiling | None = None, vthreads: int = 2,
-           im2col: bool | None = None, tgt: VdlaTarget | None = None) -> VdlaOp:
-    """``y = sat8(relu(requant(conv2d(x, w)) + residual))`` for int8 ``x`` (N, C, H, W) and
-    ``w`` (O, C, KH, KW). Call as ``op(x, w[, multiplier=m][, residual=r])`` with ``m`` an
-    (O,) int32 vector (MULSHR) and ``r`` an (N, O, OH, OW) int8 tensor."""
+           im2col: bool | None = None, tgt: VdlaTarget | None = None,
+           bias: bool = False) -> VdlaOp:
+    """``y = sat8(relu(requant(conv2d(x, w) + bias) + residual))`` for int8 ``x`` (N, C, H, W)
+    and ``w`` (O, C, KH, KW). Call as ``op(x, w[, multiplier=m][, residual=r][, bias=b])``
+    with ``m`` an (O,) int32 vector (MULSHR), ``r`` an (N, O, OH, OW) int8 tensor and ``b`` an
+    (O,) int32 vector added to the accumulator."""
     t = _t(tgt)
     cfg = t.cfg
     name = "conv2d"
@@ -153,13 +155,14 @@ def conv2d(x_shape: tuple, w_shape: tuple, stride=1, padding=0, shift: int = 0,
         if residual else ob                         # whole input blocks for the residual
     st = conv2d_packed(t, (nb, cb, hp, wp, cfg.batch, cfg.block_in),
                        (ob, cb, khp, kwp, cfg.block_out, cfg.block_in), (shp, swp), padp,
-                       rq, relu, residual)
-    passes = 1 + bool(shift or multiplier) + bool(relu) + bool(residual)
+                       rq, relu, residual, bias)
+    passes = 1 + bool(shift or multiplier) + bool(relu) + bool(residual) + bool(bias)
     tiling = tiling or conv2d_tiling(cfg, (cb, hp, wp, ob, khp, kwp, shp, swp, oh, ow),
-                                     vthreads, passes)
+                                     vthreads, passes, residual,
+                                     int(bool(multiplier)) + int(bool(bias)))
     prog = build(schedule_conv2d(t, st, tiling), st.inputs + [st.out], t, name)
 
-    def pack(x, wt, *, multiplier=None, residual=None):
+    def pack(x, wt, *, multiplier=None, residual=None, bias=None):
         x = _int8("x", name, x, x_shape)
         wt = _int8("w", name, wt, w_shape)
         if im2col:
@@ -180,14 +183,31 @@ def conv2d(x_shape: tuple, w_shape: tuple, stride=1, padding=0, shift: int = 0,
                 raise VdlaOpError(f"{name}: built with residual=True; pass residual=")
             r = _int8("residual", name, residual, (n, o, oh, ow))
             out.append(_fit(layout.pack_nchw(r, cfg.batch, cfg.block_in),
-                            st.extra[-1].shape))
+                            st.extra[1 if rq.multiplier else 0].shape))
+        if bias_flag:
+            out.append(_channel_vector(name, "bias", bias, o, (ob, cfg.batch, cfg.block_out),
+                                       cfg))
         return out
 
-    residual_flag = residual
+    residual_flag, bias_flag = residual, bias
     attrs = {"stride": (sh, sw), "padding": pad, "shift": shift, "relu": relu,
-             "multiplier": multiplier, "residual": residual, "im2col": im2col}
+             "multiplier": multiplier, "residual": residual, "im2col": im2col, "bias": bias}
     return VdlaOp(name, t, attrs, tiling, prog, pack,
                   lambda p: layout.unpack_nchw(p, n, o), (n, o, oh, ow), ("x", "w"))
+
+
+def _channel_vector(op: str, what: str, v, o: int, shape: tuple, cfg) -> np.ndarray:
+    """A per-output-channel int32 vector (``what``: "bias", "multiplier") packed to ``shape``."""
+    if v is None:
+        raise VdlaOpError(f"{op}: built with {what}=True; pass {what}=")
+    a = np.asarray(v)
+    if a.shape != (o,) or not np.issubdtype(a.dtype, np.integer):
+        raise VdlaOpError(f"{op}: {what} must be an integer vector of shape ({o},), got "
+                          f"{a.dtype} {a.shape}")
+    if a.size and (a.min() < -(1 << 31) or a.max() >= 1 << 31):
+        raise VdlaOpError(f"{op}: {what} values must fit int32")
+    return _fit(layout.pack_channel_vector(a.astype(np.int32), cfg.batch, cfg.block_out),
+                shape)
 
 
 def _fit(a: np.ndarray, shape: tuple) -> np.ndarray:
@@ -202,8 +222,9 @@ def _fit(a: np.ndarray, shape: tuple) -> np.ndarray:
 @functools.lru_cache(maxsize=64)
 def dense(x_shape: tuple, w_shape: tuple, shift: int = 0, relu: bool = False,
           multiplier: bool = False, tiling: DenseTiling | None = None, vthreads: int = 2,
-          tgt: VdlaTarget | None = None) -> VdlaOp:
-    """``y = sat8(relu(requant(x @ w.T)))`` for int8 ``x`` (N, C) and ``w`` (O, C)."""
+          tgt: VdlaTarget | None = None, bias: bool = False) -> VdlaOp:
+    """``y = sat8(relu(requant(x @ w.T + bias)))`` for int8 ``x`` (N, C) and ``w`` (O, C);
+    call as ``op(x, w[, multiplier=m][, bias=b])`` (``m``, ``b``: (O,) int32)."""
     t = _t(tgt)
     cfg = t.cfg
     name = "dense"
@@ -214,11 +235,12 @@ def dense(x_shape: tuple, w_shape: tuple, shift: int = 0, relu: bool = False,
     rq = _requant(t, name, shift, multiplier)
     nb, cb, ob = -(-n // cfg.batch), -(-c // cfg.block_in), -(-o // cfg.block_out)
     st = dense_packed(t, (nb, cb, cfg.batch, cfg.block_in), (ob, cb, cfg.block_out,
-                                                              cfg.block_in), rq, relu)
+                                                              cfg.block_in), rq, relu,
+                      bias=bias)
     tiling = tiling or dense_tiling(cfg, nb, cb, ob, vthreads)
     prog = build(schedule_dense(t, st, tiling), st.inputs + [st.out], t, name)
 
-    def pack(x, wt, *, multiplier=None):
+    def pack(x, wt, *, multiplier=None, bias=None):
         out = [layout.pack_nc(_int8("x", name, x, x_shape), cfg.batch, cfg.block_in),
                layout.pack_dense_weight(_int8("w", name, wt, w_shape), cfg.block_out,
                                         cfg.block_in)]
@@ -227,9 +249,13 @@ def dense(x_shape: tuple, w_shape: tuple, shift: int = 0, relu: bool = False,
                 raise VdlaOpError(f"{name}: built with multiplier=True; pass multiplier=")
             out.append(layout.pack_channel_vector(np.asarray(multiplier), cfg.batch,
                                                   cfg.block_out))
+        if bias_flag:
+            out.append(_channel_vector(name, "bias", bias, o, (ob, cfg.batch, cfg.block_out),
+                                       cfg))
         return out
 
-    attrs = {"shift": shift, "relu": relu, "multiplier": multiplier}
+    bias_flag = bias
+    attrs = {"shift": shift, "relu": relu, "multiplier": multiplier, "bias": bias}
     return VdlaOp(name, t, attrs, tiling, prog, pack, lambda p: layout.unpack_nc(p, n, o),
                   (n, o), ("x", "w"))
 

@@ -3,6 +3,7 @@
 The epilogue of a GEMM-based operator is one elementwise ``acc`` stage, written so that its
 reference meaning is exactly what the ALU does (``compiler/codegen/vdla/alu.py``)::
 
+    x + bias        = ADD with a per-channel int32 vector (broadcast over the tile)
     rshr(x, s)      = acc((int64(x) + 2^(s-1)) // 2^s)                   RSHR s
     mulshr(x, m, s) = acc((int64(x) * int64(m) + 2^(s-1)) // 2^s)        MULSHR s
     relu(x)         = max(x, 0)                                            MAX 0
@@ -53,17 +54,20 @@ def mulshr(t: VdlaTarget, x, m, s: int):
 
 def post_chain(t: VdlaTarget, x: Tensor, requant: Requant, relu: bool,
                mult: Tensor | None = None, res: Tensor | None = None,
-               name: str = "post") -> Tensor | None:
+               name: str = "post", bias: Tensor | None = None) -> Tensor | None:
     """The fused epilogue of ``x`` (packed ``(.., co, .., b, o)`` with ``co`` at axis 1),
-    or None when there is nothing to do. ``mult`` is (OB, BATCH, BLOCK_OUT) int32; ``res``
-    an int8 tensor of ``x``'s shape in the input packing (BLOCK_IN lanes)."""
-    if not (requant.shift or requant.multiplier or relu or res is not None):
+    or None when there is nothing to do. ``mult`` and ``bias`` are (OB, BATCH, BLOCK_OUT)
+    int32; ``res`` an int8 tensor of ``x``'s shape in the input packing (BLOCK_IN lanes)."""
+    if not (requant.shift or requant.multiplier or relu or res is not None
+            or bias is not None):
         return None
     nd = len(x.shape)
 
     def f(*i):
         co, b, o = i[1], i[nd - 2], i[nd - 1]
         v = x(*i)
+        if bias is not None:
+            v = v + bias[co, b, o]
         if requant.multiplier:
             v = mulshr(t, v, mult[co, b, o], requant.shift)
         elif requant.shift:
@@ -89,9 +93,12 @@ def attach_epilogue(t: VdlaTarget, s, st) -> None:
     s[st.conv].compute_at(tile, at)
     post.pragma(post.op.axis[0], ALU)
     for ext in st.extra:
-        mem = t.acc if ext.dtype == t.dtype("acc") else t.inp
-        c = s.cache_read(ext, mem, [st.post])
-        s[c].compute_at(tile, at)
+        if ext.dtype == t.dtype("acc"):
+            # per-channel vectors (multiplier, bias): loaded whole, once, before every tile
+            c = s.cache_read(ext, t.acc, [st.post])
+        else:
+            c = s.cache_read(ext, t.inp, [st.post])
+            s[c].compute_at(tile, at)
         s[c].pragma(s[c].op.axis[0], DMA_COPY)
 
 
@@ -114,22 +121,26 @@ def out_stage(t: VdlaTarget, post: Tensor) -> Tensor:
                       name="out")
 
 
-def epilogue(t: VdlaTarget, x: Tensor, requant: Requant, relu: bool, residual: bool
-             ) -> tuple[Tensor | None, Tensor, list[Tensor]]:
+def epilogue(t: VdlaTarget, x: Tensor, requant: Requant, relu: bool, residual: bool,
+             bias: bool = False) -> tuple[Tensor | None, Tensor, list[Tensor]]:
     """The stages after the GEMM stage ``x``: ``(post, out, extra)`` where ``post`` is the
     fused epilogue (``post_chain``; None if empty), ``out`` the saturating int8 output stage and
-    ``extra`` the epilogue's new inputs (the multiplier, then the residual in input packing)."""
+    ``extra`` the epilogue's new inputs (the multiplier, the residual in input packing, then the
+    per-channel int32 bias, added to the accumulator before the requantization)."""
     extra: list[Tensor] = []
-    mult = res = None
+    mult = res = bvec = None
+    nd = len(x.shape)
+    vec_shape = (x.shape[1], x.shape[nd - 2], x.shape[nd - 1])
     if requant.multiplier:
-        nd = len(x.shape)
-        mult = te.placeholder((x.shape[1], x.shape[nd - 2], x.shape[nd - 1]), t.dtype("acc"),
-                              "multiplier")
+        mult = te.placeholder(vec_shape, t.dtype("acc"), "multiplier")
         extra.append(mult)
     if residual:
         res = te.placeholder(inp_shape(t, tuple(x.shape)), t.dtype("inp"), "residual")
         extra.append(res)
-    post = post_chain(t, x, requant, relu, mult, res)
+    if bias:
+        bvec = te.placeholder(vec_shape, t.dtype("acc"), "bias")
+        extra.append(bvec)
+    post = post_chain(t, x, requant, relu, mult, res, bias=bvec)
     return post, out_stage(t, post if post is not None else x), extra
 
 

@@ -5,7 +5,7 @@ Computation (``conv2d_packed``), over packed tensors (``layout.py``)::
     pad[n, c, y, x, b, k]      = select(inside, data[n, c, y - pt, x - pl, b, k], 0)
     conv[n, co, y, x, b, o]    = sum(acc(pad[n, ic, y*sh + dy, x*sw + dx, b, k])
                                      * acc(kernel[co, ic, dy, dx, o, k]), ic, dy, dx, k)
-    post[...]                  = max(requant(conv) + acc(residual), 0)     (optional parts)
+    post[...]                  = max(requant(conv + bias) + acc(residual), 0)  (optional parts)
     out[...]                   = int8(min(max(post, -128), 127))
 
 ``requant`` is RSHR (``acc((int64(x) + 2^(s-1)) // 2^s)``) or MULSHR with a per-channel
@@ -24,7 +24,7 @@ Schedule (``schedule_conv2d``), VTA style, parameterised by ``Conv2dTiling``::
           pad.inp  <- data   (LOAD, padded)      kernel.wgt <- kernel (LOAD)
           conv += ...                           one GEMM: micro-ops over co, ic, dy, dx;
                                                 iter_out/iter_in over the tile's rows/cols
-        post (acc, in place)                    ALU: RSHR/MULSHR, GEMM residual, MAX 0
+        post (acc, in place)                    ALU: ADD bias, RSHR/MULSHR, GEMM residual, MAX 0
         out <- post                             STORE (saturating)
 """
 
@@ -66,7 +66,7 @@ class Conv2dStages:
     out: Tensor
     pad: Tensor | None = None
     post: Tensor | None = None
-    extra: list[Tensor] = field(default_factory=list)     # multiplier, residual (inputs)
+    extra: list[Tensor] = field(default_factory=list)  # multiplier, residual, bias (inputs)
 
     @property
     def inputs(self) -> list[Tensor]:
@@ -75,7 +75,8 @@ class Conv2dStages:
 
 def conv2d_packed(t: VdlaTarget, data_shape: tuple, kernel_shape: tuple,
                   stride: tuple[int, int], padding: tuple[int, int, int, int],
-                  requant: Requant, relu: bool, residual: bool = False) -> Conv2dStages:
+                  requant: Requant, relu: bool, residual: bool = False,
+                  bias: bool = False) -> Conv2dStages:
     """Placeholders and computes of a packed conv2d (see the module docstring).
 
     ``data_shape`` = (NB, CB, H, W, BATCH, BLOCK_IN), ``kernel_shape`` = (OB, CB, KH, KW,
@@ -106,7 +107,7 @@ def conv2d_packed(t: VdlaTarget, data_shape: tuple, kernel_shape: tuple,
     conv = te.compute((nb, ob, oh, ow, bt, bo), lambda n, co, y, x, b, o: te.sum(
         te.cast(acc, src[n, ic, y * sh + dy, x * sw + dx, b, k])
         * te.cast(acc, kernel[co, ic, dy, dx, o, k]), axis=[ic, dy, dx, k]), name="conv")
-    post, out, extra = epilogue(t, conv, requant, relu, residual)
+    post, out, extra = epilogue(t, conv, requant, relu, residual, bias)
     return Conv2dStages(data, kernel, conv, out, pad, post, extra)
 
 

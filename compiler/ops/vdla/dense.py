@@ -3,7 +3,7 @@
 Computation (``dense_packed``)::
 
     dense[n, co, b, o] = sum(acc(data[n, ic, b, k]) * acc(weight[co, ic, o, k]), ic, k)
-    post, out          as for conv2d (requantization, residual, ReLU; saturating store)
+    post, out          as for conv2d (bias, requantization, ReLU; saturating store)
 
 Schedule (``schedule_dense``): output tiles of ``tile_n`` row blocks x ``tile_co`` output
 blocks, reduction chunks of ``tile_ci`` input blocks, virtual threads along the output-block
@@ -37,7 +37,7 @@ class DenseTiling:
 
 
 def dense_packed(t: VdlaTarget, data_shape: tuple, weight_shape: tuple, requant: Requant,
-                 relu: bool, residual: bool = False) -> Conv2dStages:
+                 relu: bool, residual: bool = False, bias: bool = False) -> Conv2dStages:
     """``data_shape`` = (NB, CB, BATCH, BLOCK_IN), ``weight_shape`` = (OB, CB, BLOCK_OUT,
     BLOCK_IN)."""
     cfg = t.cfg
@@ -52,7 +52,7 @@ def dense_packed(t: VdlaTarget, data_shape: tuple, weight_shape: tuple, requant:
     dense = te.compute((nb, ob, bt, bo), lambda n, co, b, o: te.sum(
         te.cast(acc, data[n, ic, b, k]) * te.cast(acc, weight[co, ic, o, k]), axis=[ic, k]),
         name="dense")
-    post, out, extra = epilogue(t, dense, requant, relu, residual)
+    post, out, extra = epilogue(t, dense, requant, relu, residual, bias)
     return Conv2dStages(data, weight, dense, out, None, post, extra)
 
 

@@ -45,8 +45,9 @@ def _dma(cfg: HardwareConfig, rows: int, cols: int, elem: int, n: int = 1, pad: 
 
 
 def conv2d_cost(cfg: HardwareConfig, shape: tuple, tl: Conv2dTiling,
-                alu_passes: int = 3) -> tuple[float, int]:
-    """(estimated cycles, DRAM bytes) of a packed conv2d with tiling ``tl``.
+                alu_passes: int = 3, residual: bool = False) -> tuple[float, int]:
+    """(estimated cycles, DRAM bytes) of a packed conv2d with tiling ``tl``; ``residual``: an
+    int8 tensor of the output's size is loaded per tile and added by the epilogue.
 
     ``shape`` = (CB, H, W, OB, KH, KW, SH, SW, OH, OW) in blocks and pixels.
     """
@@ -61,29 +62,38 @@ def conv2d_cost(cfg: HardwareConfig, shape: tuple, tl: Conv2dTiling,
     load_i = _dma(cfg, rows, cols, ei, tci, pad=2 * rows)
     load_w = _dma(cfg, tco, tci * kh * kw, ew)
     store = _dma(cfg, th, tw, eo, tco)
+    load_r = _dma(cfg, th, tw, ei, tco) if residual else 0
     alu = alu_passes * (out_elems + PIPE)
     compute = tiles * (chunks * gemm + alu)
-    loads = tiles * chunks * (load_i + load_w)
+    loads = tiles * (chunks * (load_i + load_w) + load_r)
     stores = tiles * store
     bus_load = tiles * chunks * (tci * rows * cfg.beats(cols * ei)
                                  + tco * tci * kh * kw * cfg.beats(ew))
+    if residual:
+        bus_load += tiles * tco * th * cfg.beats(tw * ei)
     bus_store = tiles * tco * th * cfg.beats(tw * eo)
     # LOAD and STORE each wait for the bus while the other one transfers
     memory = max(loads + bus_store, stores + bus_load)
     nbytes = tiles * (chunks * (tci * rows * cols * ei + tco * tci * kh * kw * ew)
-                      + out_elems * eo)
+                      + out_elems * (eo + (ei if residual else 0)))
     if tl.vthreads > 1:
         cycles = max(compute, memory) + load_i + load_w + alu + store
     else:
-        cycles = tiles * (chunks * (load_i + load_w + gemm) + alu + store)
+        cycles = tiles * (chunks * (load_i + load_w + gemm) + alu + load_r + store)
     return cycles, nbytes
 
 
 def conv2d_tiling(cfg: HardwareConfig, shape: tuple, vthreads: int = 2,
-                  alu_passes: int = 3) -> Conv2dTiling:
-    """The default tiling of a packed conv2d (``shape`` as in ``conv2d_cost``)."""
+                  alu_passes: int = 3, residual: bool = False, vectors: int = 0
+                  ) -> Conv2dTiling:
+    """The default tiling of a packed conv2d (``shape`` as in ``conv2d_cost``); ``residual``
+    and ``vectors`` (per-channel multiplier/bias vectors, resident in the accumulator) take
+    buffer space."""
     cb, h, w, ob, kh, kw, sh, sw, oh, ow = shape
-    depth = {m: cfg.depth(m) // max(vthreads, 1) for m in ("inp", "wgt", "acc")}
+    res_elems = cfg.block_out // cfg.block_in if cfg.block_out >= cfg.block_in else 1
+    depth = {m: cfg.depth(m) // max(vthreads, 1) for m in ("inp", "wgt")}
+    # the per-channel vectors stay in the accumulator for the whole program (all threads)
+    depth["acc"] = (cfg.depth("acc") - vectors * ob) // max(vthreads, 1)
     max_uops = cfg.depth("uop") // 4
     best = None
     for tw in _divisors(ow):
@@ -92,8 +102,10 @@ def conv2d_tiling(cfg: HardwareConfig, shape: tuple, vthreads: int = 2,
             for tco in _divisors(ob):
                 if tco * th * tw > depth["acc"]:
                     continue
+                res = tco * th * tw * res_elems if residual else 0
                 for tci in _divisors(cb):
-                    if tci * rows * cols > depth["inp"] or tco * tci * kh * kw > depth["wgt"]:
+                    if tci * rows * cols + res > depth["inp"] \
+                            or tco * tci * kh * kw > depth["wgt"]:
                         continue
                     if tco * tci * kh * kw > max_uops:
                         continue
@@ -101,7 +113,7 @@ def conv2d_tiling(cfg: HardwareConfig, shape: tuple, vthreads: int = 2,
                         if vthreads > 1 and n_tiles % vthreads:
                             continue
                         tl = Conv2dTiling(th, tw, tco, tci, vthreads, axis)
-                        cyc, nbytes = conv2d_cost(cfg, shape, tl, alu_passes)
+                        cyc, nbytes = conv2d_cost(cfg, shape, tl, alu_passes, residual)
                         key = (cyc, nbytes)
                         if best is None or key < best[0]:
                             best = (key, tl)
@@ -109,7 +121,7 @@ def conv2d_tiling(cfg: HardwareConfig, shape: tuple, vthreads: int = 2,
                             break
     if best is None:
         if vthreads > 1:
-            return conv2d_tiling(cfg, shape, 1, alu_passes)
+            return conv2d_tiling(cfg, shape, 1, alu_passes, residual, vectors)
         raise VdlaOpError(f"conv2d: no tiling of {shape} fits configuration {cfg.summary}")
     return best[1]
 
