@@ -24,6 +24,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/gemm_demo.py
 	$(BIN)/python examples/digits.py
+	$(BIN)/python examples/resnet18.py
 
 test: $(STAMP)
 	$(SIMENV) $(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)

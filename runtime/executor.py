@@ -3,7 +3,9 @@
 ``GraphExecutor(module, backend)`` flattens the partitioned graph into a list of steps: a CPU
 node is one step (its ``CpuKernel``); a ``Region`` node contributes its body's nodes, each an
 accelerator program (``VdlaKernel``) with ``backend="sim"`` or ``"rtl"``, or a CPU kernel with
-``backend="cpu"`` (everything on the CPU: the int8 operators have exact CPU kernels). Values
+``backend="cpu"`` (everything on the CPU: the int8 operators have exact CPU kernels). An
+accelerator layer's result stays in the packed layout (``PackedTensor``) and goes to the next
+accelerator layer as it is; it is unpacked only for a CPU layer or a graph output. Values
 are freed after their last use; CPU kernels write into output buffers they keep from run to
 run, so the outputs handed back are copies, and an executor (like the module's kernels) serves
 one run at a time. Inputs are checked first: a missing or unknown input, or one
@@ -30,6 +32,7 @@ from compiler.partition.region import REGION_OP
 from compiler.partition.support import node_macs
 
 from .errors import BackendError, InputError
+from .kernels_vdla import host_array
 
 if TYPE_CHECKING:
     from .module import CompiledModule
@@ -47,8 +50,12 @@ class LayerProfile:
                                 # running the simulator or RTL, unpacking)
     kernel: str = ""
     cycles: int | None = None   # accelerator layers: cycles of the program
-    macs: int = 0               # multiply-accumulates of the layer (0 if it has none)
+    macs: int = 0               # multiply-accumulates of the layer (0 if it has none); for
+                                # accelerator layers as the GEMM core executes them (padding
+                                # to whole blocks included)
     gemm_utilization: float | None = None
+    dram_bytes_read: int | None = None      # accelerator layers: DRAM traffic of the program
+    dram_bytes_written: int | None = None
 
 
 @dataclass
@@ -189,13 +196,14 @@ class GraphExecutor:
             backend = self.backend
 
             def run(arrays, kernel=kernel):
-                y, report = kernel(arrays, backend)
+                y, report = kernel(arrays, backend)     # y: a PackedTensor
                 return [y], report
 
             return _Step(node, "vdla", region, ins, outs, run, f"vdla:{kernel.spec.op}",
                          kernel.spec.macs)
         ck = self.module.cpu_kernel(node)
-        return _Step(node, "cpu", region, ins, outs, lambda arrays, k=ck: (k(arrays), None),
+        return _Step(node, "cpu", region, ins, outs,
+                     lambda arrays, k=ck: (k([host_array(a) for a in arrays]), None),
                      ck.description, node_macs(node))
 
     def _plan_frees(self) -> None:
@@ -269,9 +277,12 @@ class GraphExecutor:
                 lp.cycles = int(report.cycles)
                 lp.macs = int(report.macs)
                 lp.gemm_utilization = float(report.gemm_utilization)
+                lp.dram_bytes_read = int(report.dram_bytes_read)
+                lp.dram_bytes_written = int(report.dram_bytes_written)
             prof.layers.append(lp)
         # kernels reuse their output buffers run after run: the caller gets copies
-        outputs = {v.name: np.array(env[v.name], copy=True) for v in self.graph.outputs}
+        outputs = {v.name: np.array(host_array(env[v.name]), copy=True)
+                   for v in self.graph.outputs}
         prof.wall_seconds = time.perf_counter() - start
         return outputs, prof
 

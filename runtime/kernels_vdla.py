@@ -10,9 +10,11 @@ zero-pad to the region). The recipe is checked against the operator library's ow
 compile time, on random probe data.
 
 Run side (``VdlaKernel``): copy the bundle's DRAM image, write the packed activations into
-their regions, run the bundle (``runtime.execute.run_bundle``: "sim" or "rtl"), read the
-output region and unpack it to NCHW/NC. No compiler is involved: a loaded module runs the
-stored bundles as they are.
+their regions, run the bundle (``runtime.execute.run_bundle``: "sim" or "rtl") and return the
+output region as a ``PackedTensor``: the next accelerator layer takes it as it is (activations
+stay in the packed layout between layers), and it is unpacked to NCHW/NC only for a CPU layer
+or a graph output. No compiler is involved: a loaded module runs the stored bundles as they
+are.
 """
 
 from __future__ import annotations
@@ -159,33 +161,83 @@ def compile_vdla_node(node: Node, constants: dict[str, np.ndarray], cfg: Hardwar
                            info)
 
 
+class PackedTensor:
+    """An accelerator layer's result as it lies in DRAM (the packed layout), with its NCHW / NC
+    view made only when something asks for it (``array()``: a CPU layer, a graph output).
+
+    The next accelerator layer of the region takes ``packed`` as it is when its input region
+    has the same bytes in the same packing (``for_region``), so activations stay packed from
+    layer to layer, as they would in the accelerator's DRAM; only im2col inputs and differing
+    paddings are repacked from NCHW."""
+
+    __slots__ = ("packed", "shape", "_array")
+
+    def __init__(self, packed: np.ndarray, shape: tuple[int, ...]) -> None:
+        self.packed = packed
+        self.shape = tuple(shape)
+        self._array: np.ndarray | None = None
+
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            p, (n, c) = self.packed, self.shape[:2]
+            # an (N, C) result may come from a 6-d packing with H = W = 1 (global pooling)
+            y = layout.unpack_nchw(p if p.ndim == 6 else p[:, :, None, None], n, c)
+            self._array = y.reshape(self.shape).astype(np.int8, copy=False)
+        return self._array
+
+    def for_region(self, recipe: ParamRecipe, shape: tuple[int, ...], dtype) -> np.ndarray | None:
+        """The packed array as region ``shape``, or None if it must be repacked."""
+        p = self.packed
+        if recipe.im2col or p.dtype != dtype or p.size != int(np.prod(shape)):
+            return None
+        # NCHWnc with H = W = 1 and NCnc are the same bytes; otherwise the shapes must agree
+        if _core(p.shape) == _core(shape):
+            return p.reshape(shape)
+        return None
+
+
+def _core(shape) -> tuple[int, ...]:
+    """A packed shape without the unit H and W of a 6-d packing."""
+    shape = tuple(shape)
+    return shape[:2] + shape[4:] if len(shape) == 6 and shape[2:4] == (1, 1) else shape
+
+
+def host_array(a) -> np.ndarray | None:
+    """``a`` as a host array (unpacking a ``PackedTensor``)."""
+    return a.array() if isinstance(a, PackedTensor) else a
+
+
 class VdlaKernel:
-    """Runs one stored program: ``kernel(arrays, backend) -> (output, cycle report)``."""
+    """Runs one stored program: ``kernel(arrays, backend) -> (PackedTensor, cycle report)``;
+    an input may be a ``PackedTensor`` from the previous accelerator layer."""
 
     def __init__(self, spec: VdlaProgramSpec) -> None:
         self.spec = spec
         self.bundle = spec.bundle
         self._regions = {r.param: spec.bundle.region(r.param) for r in spec.inputs}
         self._out = spec.bundle.region(spec.output)
+        self.repacked = 0        # inputs packed from NCHW (not handed over packed)
 
-    def __call__(self, arrays, backend: str = "sim") -> tuple[np.ndarray, Any]:
+    def __call__(self, arrays, backend: str = "sim") -> tuple[PackedTensor, Any]:
         from .execute import run_bundle
 
         b = self.bundle
         dram = b.dram.copy()
         for r in self.spec.inputs:
             reg = self._regions[r.param]
-            p = pack_activation(r, np.asarray(arrays[r.input]), reg.shape, b.config)
+            a = arrays[r.input]
+            p = a.for_region(r, reg.shape, reg.np_dtype) if isinstance(a, PackedTensor) \
+                else None
+            if p is None:
+                self.repacked += 1
+                p = pack_activation(r, np.asarray(host_array(a)), reg.shape, b.config)
             raw = np.ascontiguousarray(p, dtype=reg.np_dtype).view(np.uint8).reshape(-1)
             dram[reg.offset:reg.offset + reg.size] = raw
         res = run_bundle(Bundle(b.config, b.insns, dram, b.regions), backend)
         raw = np.asarray(res.dram)[self._out.offset:self._out.offset + self._out.size]
         p = raw.view(self._out.np_dtype).reshape(self._out.shape)
-        n, c = self.spec.out_shape[0], self.spec.out_shape[1]
-        # an (N, C) result may come from a 6-d packing with H = W = 1 (global pooling)
-        y = layout.unpack_nchw(p if p.ndim == 6 else p[:, :, None, None], n, c)
-        return y.reshape(self.spec.out_shape).astype(np.int8, copy=False), res.report
+        return PackedTensor(p, self.spec.out_shape), res.report
 
 
-__all__ = ["ParamRecipe", "VdlaKernel", "VdlaProgramSpec", "compile_vdla_node",
-           "pack_activation"]
+__all__ = ["PackedTensor", "ParamRecipe", "VdlaKernel", "VdlaProgramSpec", "compile_vdla_node",
+           "host_array", "pack_activation"]

@@ -165,3 +165,22 @@ def test_float_fallback_and_dense_relu():
         ref, flt = reference.run(q, [x[None]])["y"], reference.run(g, [x[None]])["y"]
         np.testing.assert_array_equal(mod.run([x[None]], backend="sim")["y"], ref)
         assert cosine(ref, flt) >= 0.99
+
+
+def test_activations_stay_packed_between_accelerator_layers(graphs):
+    """Inside a region each accelerator layer takes its predecessor's packed DRAM result as it
+    is; only the first layer (fed by the CPU's Quantize) packs from NCHW."""
+    _, q = graphs
+    mod = compile_model(q, min_cycles=0)
+    ex = mod.executor("sim")
+    x = samples(1, 11)
+    np.testing.assert_array_equal(ex.run([x])["y"], reference.run(q, [x])["y"])
+    order = [n.name for n, _ in mod.all_nodes() if n.name in mod.programs]
+    repacked = {n: mod.vdla_kernel(n).repacked for n in order}
+    first = order[0]
+    assert repacked[first] == 1, repacked
+    # the Flatten between MaxPool and the dense layer runs on the host: the dense layer
+    # repacks its input; every other accelerator input is handed over packed
+    host_fed = {n.name for n in q.nodes if n.op == "QDense"}
+    assert all(v == 0 for k, v in repacked.items() if k != first and k not in host_fed), \
+        repacked

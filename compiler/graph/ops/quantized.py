@@ -12,8 +12,9 @@ Canonical attributes::
     Dequantize(q)                         scale: int8 q -> float32
 
 ``x``, ``w``, ``residual``, ``a``, ``b`` and the result are int8; ``multiplier`` and ``bias``
-are int32 vectors with one value per output channel (the bias is at the accumulator's scale). Semantics (int64 arithmetic, the accelerator's 32-bit
-accumulator, round-half-up shifts, saturation when the result is stored)::
+are int32 vectors with one value per output channel (the bias is at the accumulator's scale).
+Semantics (int64 arithmetic, the accelerator's 32-bit accumulator, round-half-up shifts,
+saturation when the result is stored)::
 
     acc = wrap32(conv(x, w))              or wrap32(x @ w.T)          exact int products
     acc = wrap32(acc + bias)                 with a bias
