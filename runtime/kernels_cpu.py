@@ -329,13 +329,14 @@ def _matmul(node: Node, consts: Mapping[str, np.ndarray]) -> CpuKernel:
 def _qdense(node: Node, consts: Mapping[str, np.ndarray]) -> CpuKernel:
     x, w = node.inputs[0], node.inputs[1]
     wc = consts.get(w.name)
-    op = cpu.dense(x.shape, w.shape, dtype="int8", bias=False, packed_weights=wc is not None)
+    xs = (x.shape[0], w.shape[1])            # an NCHW input is flattened first
+    op = cpu.dense(xs, w.shape, dtype="int8", bias=False, packed_weights=wc is not None)
     wp = op.pack_weights(wc) if wc is not None else None
     shift, relu = node.attrs["shift"], bool(node.attrs["relu"])
     buf = _Buffer(op)
 
     def run(arrays: Arrays) -> list[np.ndarray]:
-        acc = op(arrays[0], wp if wp is not None else arrays[1], out=buf())
+        acc = op(arrays[0].reshape(xs), wp if wp is not None else arrays[1], out=buf())
         m = arrays[2] if len(arrays) > 2 else None
         b = arrays[3] if len(arrays) > 3 else None
         return [requantize(acc, shift, m, None, relu, bias=b)]

@@ -38,7 +38,8 @@ class ParamRecipe:
 
     param: str                      # the bundle region
     input: int                      # index of the node input it comes from
-    layout: str                     # "nchw" or "nc"
+    layout: str                     # "nchw", "nc" or "nchw_flat" (an NCHW tensor read as the
+                                    # rows of a dense layer: ``layout.pack_nchw_flat``)
     im2col: dict | None = None      # {"kernel", "stride", "padding"} for im2col convolutions
 
     def to_json(self) -> dict[str, Any]:
@@ -97,6 +98,8 @@ def pack_activation(recipe: ParamRecipe, x: np.ndarray, shape: tuple[int, ...],
         x = layout.im2col(x, tuple(r["kernel"]), tuple(r["stride"]), tuple(r["padding"]))
     if recipe.layout == "nc":
         p = layout.pack_nc(x, cfg.batch, cfg.block_in)
+    elif recipe.layout == "nchw_flat":
+        p = layout.pack_nchw_flat(x, cfg.batch, cfg.block_in)
     else:
         p = layout.pack_nchw(x, cfg.batch, cfg.block_in)
     if p.shape != tuple(shape):
@@ -124,6 +127,11 @@ def compile_vdla_node(node: Node, constants: dict[str, np.ndarray], cfg: Hardwar
         arrays[i] = constants[v.name] if v.name in constants else \
             rng.integers(-128, 128, v.shape).astype(v.dtype)
     pos = [arrays[i] for i in slots if i < 2 or node.op not in ("QConv", "QDense")]
+    flat = node.op == "QDense" and node.inputs[0].ndim == 4
+    if flat:   # rows of the packed NCHW input; weight columns permuted to match
+        pos[0] = layout.unpack_nc(layout.pack_nchw_flat(pos[0], cfg.batch, cfg.block_in),
+                                  pos[0].shape[0], op.attrs["features"])
+        pos[1] = layout.flat_nchw_weight(pos[1], node.inputs[0].shape[1:], cfg.block_in)
     kw: dict[str, np.ndarray] = {}
     extras = {"QConv": {2: "multiplier", 3: "residual", 4: "bias"},
               "QDense": {2: "multiplier", 3: "bias"}}.get(node.op, {})
@@ -144,7 +152,8 @@ def compile_vdla_node(node: Node, constants: dict[str, np.ndarray], cfg: Hardwar
         if node.op == "QConv" and i == 0 and op.attrs.get("im2col"):
             im2col = {"kernel": list(node.attrs["kernel_shape"]),
                       "stride": list(op.attrs["stride"]), "padding": list(op.attrs["padding"])}
-        recipe = ParamRecipe(param.region.name, i, _layout_of(node.inputs[i]), im2col)
+        recipe = ParamRecipe(param.region.name, i, "nchw_flat" if flat and i == 0
+                             else _layout_of(node.inputs[i]), im2col)
         mine = pack_activation(recipe, arrays[i], param.shape, cfg)
         if mine.shape != p.shape or not np.array_equal(mine, p):
             raise AssertionError(f"{node.op} node '{node.name}': the activation recipe for "
@@ -191,7 +200,10 @@ class PackedTensor:
         if recipe.im2col or p.dtype != dtype or p.size != int(np.prod(shape)):
             return None
         # NCHWnc with H = W = 1 and NCnc are the same bytes; otherwise the shapes must agree
-        if _core(p.shape) == _core(shape):
+        if _core(p.shape) == _core(shape) or (recipe.layout == "nchw_flat" and p.ndim == 6
+                                              and p.shape[:2] == (shape[0], p.shape[1])
+                                              and p.shape[1] * p.shape[2] * p.shape[3]
+                                              == shape[1]):
             return p.reshape(shape)
         return None
 

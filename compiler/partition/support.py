@@ -16,7 +16,8 @@ shape        the operator does not fit: wrong rank, or the operator library cann
              program for these shapes on this config (the trial build's error is the reason)
 ===========  ==================================================================================
 
-Accelerator operators (``compiler.ops.vdla``): QConv -> conv2d, QDense -> dense, QAdd -> add,
+Accelerator operators (``compiler.ops.vdla``): QConv -> conv2d, QDense -> dense (over an NCHW
+input: rows of the packed NCHW tensor, weights permuted at compile time), QAdd -> add,
 Relu (int8, 4-d) -> relu, MaxPool (int8, 2-d windows) -> max_pool2d, QGlobalAveragePool ->
 global_avg_pool2d. A node that passes every
 check is built once here (memoized by the operator library), so lowering reuses the program.
@@ -61,7 +62,9 @@ def node_macs(node: Node) -> int:
     if node.op in ("QConv", "Conv", "FusedConv"):
         w = node.inputs[1]
         return math.prod(node.outputs[0].shape) * math.prod(w.shape[1:])
-    if node.op in ("QDense", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"):
+    if node.op == "QDense":
+        return math.prod(node.outputs[0].shape) * int(node.inputs[1].shape[1])
+    if node.op in ("Gemm", "FusedGemm", "MatMul", "FusedMatMul"):
         a = node.inputs[0].shape
         transposed = node.op in ("Gemm", "FusedGemm") and node.attrs.get("transA")
         k = (a[0] if transposed else a[-1]) if a else 1
@@ -86,6 +89,9 @@ def _no(category: str, detail: str) -> Support:
 def vdla_support(graph: Graph, node: Node, cfg: HardwareConfig) -> Support:
     """Whether ``node`` of ``graph`` can run on the accelerator with configuration ``cfg``."""
     op = node.op
+    if op in ("Quantize", "Dequantize"):
+        return _no("dtype", f"{op} converts between float32 and int8 at the edge of the int8 "
+                            f"network; the accelerator has no floating point")
     if op not in VDLA_OPS and op not in QUANTIZABLE:
         return _no("op", f"operator {op} is not supported by the accelerator")
     bad = sorted({d for d in _dtypes(node) if d != "int8"})
@@ -196,7 +202,12 @@ def _has(node: Node, i: int) -> bool:
     return len(node.inputs) > i and node.inputs[i] is not None
 
 
-def vdla_op_args(node: Node) -> tuple[str, tuple, dict]:
+def flat_nchw_features(c: int, h: int, w: int, block_in: int) -> int:
+    """Features of an (N, C, H, W) tensor read in its packing: C padded to whole blocks."""
+    return -(-c // block_in) * block_in * h * w
+
+
+def vdla_op_args(node: Node, cfg: HardwareConfig) -> tuple[str, tuple, dict]:
     """(operator-library function name, positional args, keyword args) for ``node``."""
     a = node.attrs
     if node.op == "QConv":
@@ -205,6 +216,14 @@ def vdla_op_args(node: Node) -> tuple[str, tuple, dict]:
         return "conv2d", (x.shape, w.shape, tuple(a["strides"]), (p[0], p[1], p[2], p[3])), \
             {"shift": a["shift"], "relu": bool(a["relu"]), "multiplier": _has(node, 2),
              "residual": _has(node, 3), "bias": _has(node, 4)}
+    if node.op == "QDense" and node.inputs[0].ndim == 4:
+        # over a flattened NCHW tensor: a dense layer reading the packed NCHW tensor as rows
+        # of C/BLOCK_IN * H * W blocks, its weight columns permuted to match (no re-layout)
+        n, c, h, w = node.inputs[0].shape
+        k = flat_nchw_features(c, h, w, cfg.block_in)
+        return "dense", ((n, k), (node.inputs[1].shape[0], k)), \
+            {"shift": a["shift"], "relu": bool(a["relu"]), "multiplier": _has(node, 2),
+             "bias": _has(node, 3)}
     if node.op == "QDense":
         return "dense", (node.inputs[0].shape, node.inputs[1].shape), \
             {"shift": a["shift"], "relu": bool(a["relu"]), "multiplier": _has(node, 2),
@@ -227,11 +246,12 @@ def _build(node: Node, cfg: HardwareConfig):
     from ..codegen.vdla.target import target
     from ..ops import vdla
 
-    fn, args, kwargs = vdla_op_args(node)
+    fn, args, kwargs = vdla_op_args(node, cfg)
     return getattr(vdla, fn)(*args, **kwargs, tgt=target(cfg))
 
 
 build_vdla_op = _build
 
-__all__ = ["QUANTIZABLE", "VDLA_OPS", "Support", "build_vdla_op", "node_macs",
+__all__ = ["QUANTIZABLE", "VDLA_OPS", "Support", "build_vdla_op", "flat_nchw_features",
+           "node_macs",
            "vdla_op_args", "vdla_support"]

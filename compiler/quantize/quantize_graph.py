@@ -21,7 +21,9 @@ Rules, node by node in order:
   weights; the bias becomes an int32 vector at the accumulator's scale ``s_x * s_w[o]``,
   ``round(b[o] / (s_x * s_w[o]))``, added before the requantization (QConv input 4).
 * Gemm (alpha=1, transA=0, constant B and C) / MatMul (2-d, constant B) [+ Relu] -> QDense,
-  its bias likewise an int32 vector (QDense input 3).
+  its bias likewise an int32 vector (QDense input 3). A Flatten of an int8 NCHW tensor used
+  only by it is absorbed: QDense reads the NCHW tensor (the accelerator runs it as a
+  convolution with an H x W kernel, with no re-layout between the layers).
 * Add of two same-shape tensors [+ Relu as its only user]: if one operand is a convolution
   (without its own Relu) used only here, one QConv with the other operand as its residual
   (added after the requantization, before the ReLU and the saturation: no intermediate int8
@@ -115,7 +117,17 @@ def _plan(graph: Graph) -> tuple[dict[str, tuple], set[str]]:
             relu = _single_relu(graph, out)
             plan[n.name] = ("conv", relu)
         elif n.op in ("Gemm", "MatMul") and _dense_weight(graph, n) is not None:
-            plan[n.name] = ("dense", _single_relu(graph, out))
+            flat = graph.producers.get(n.inputs[0].name)
+            if flat is not None and flat.op == "Flatten" and plan.get(flat.name) == \
+                    ("pass", None) and flat.inputs[0].ndim == 4 \
+                    and flat.attrs.get("axis", 1) == 1 \
+                    and len(graph.consumers.get(flat.outputs[0].name, ())) == 1 \
+                    and not graph.is_output(flat.outputs[0].name):
+                del plan[flat.name]          # the dense layer reads the NCHW tensor itself
+                fused.add(flat.name)
+            else:
+                flat = None
+            plan[n.name] = ("dense", _single_relu(graph, out), flat)
         elif n.op == "Add" and out.dtype == "float32" and len(n.inputs) == 2 \
                 and all(v is not None and graph.const(v) is None and v.shape == out.shape
                         for v in n.inputs):
@@ -287,7 +299,8 @@ def quantize_graph(graph: Graph, ranges: dict[str, float]) -> Graph:
                                  name=n.name, outputs=qname(final))[0]
         elif kind == "dense":
             w, bias = _dense_weight(graph, n)
-            x = n.inputs[0]
+            flat = plan[n.name][2]
+            x = n.inputs[0] if flat is None else flat.inputs[0]
             wq, sw = quantize_weight(w)
             s_acc = scale(x.name) * sw
             shift, m = requant_params(s_acc / scale(final))

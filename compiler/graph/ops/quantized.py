@@ -5,7 +5,8 @@ Canonical attributes::
     QConv(x, w, multiplier?, residual?, bias?)
                                           the Conv window attributes (kernel_shape, strides,
                                           pads, dilations, group) + shift, relu
-    QDense(x, w, multiplier?, bias?)      shift, relu; x (N, C), w (O, C): y = x @ w.T
+    QDense(x, w, multiplier?, bias?)      shift, relu; x (N, C), w (O, C): y = x @ w.T; an
+                                          (N, C, H, W) x is flattened first (w: (O, C*H*W))
     QAdd(a, b)                            relu; a and b of one shape
     QGlobalAveragePool(x)                 shift, multiplier (``gap_params``), flatten
     Quantize(x)                           scale: float32 x -> int8 (the float boundary)
@@ -36,6 +37,8 @@ where a graph goes from float to int8 and back.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -140,15 +143,17 @@ register(OpDef("QConv", (2, 5), {**CONV_ATTRS, "shift": 0, "relu": 0}, _qconv_in
 # ------------------------------------------------------------------ QDense
 def _qdense_infer(ctx) -> list[TensorType]:
     x, w = _require_int8(ctx, 0, "input X"), _require_int8(ctx, 1, "weight W")
-    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
-        ctx.fail(f"needs X (N, C) and W (O, C), got {x.shape} and {w.shape}")
+    if x.ndim not in (2, 4) or w.ndim != 2 or math.prod(x.shape[1:]) != w.shape[1]:
+        ctx.fail(f"needs X (N, C) or (N, C, H, W) and W (O, C*H*W), got {x.shape} and "
+                 f"{w.shape}")
     _check_multiplier(ctx, 2, w.shape[0])
     _check_multiplier(ctx, 3, w.shape[0], "bias")
     return [TensorType((x.shape[0], w.shape[0]), "int8")]
 
 
 def _qdense(a, xs) -> np.ndarray:
-    acc = wrap(xs[0].astype(np.int64) @ xs[1].astype(np.int64).T)
+    x = xs[0].reshape(xs[0].shape[0], -1)        # an NCHW input is flattened first
+    acc = wrap(x.astype(np.int64) @ xs[1].astype(np.int64).T)
     return requantize(acc, a["shift"], xs[2] if len(xs) > 2 else None, None, bool(a["relu"]),
                       bias=xs[3] if len(xs) > 3 else None)
 

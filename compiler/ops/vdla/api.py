@@ -42,7 +42,12 @@ from .elementwise import (
     schedule_ewise,
 )
 from .errors import VdlaOpError
-from .pool import global_avg_pool_packed, max_pool_packed, schedule_pool
+from .pool import (
+    global_avg_pool_packed,
+    max_pool_footprint,
+    max_pool_packed,
+    schedule_pool,
+)
 from .tiling import conv2d_tiling, dense_tiling, ewise_tiling
 
 
@@ -190,8 +195,9 @@ def conv2d(x_shape: tuple, w_shape: tuple, stride=1, padding=0, shift: int = 0,
         return out
 
     residual_flag, bias_flag = residual, bias
-    attrs = {"stride": (sh, sw), "padding": pad, "shift": shift, "relu": relu,
-             "multiplier": multiplier, "residual": residual, "im2col": im2col, "bias": bias}
+    attrs = {"kernel": (kh, kw), "stride": (sh, sw), "padding": pad, "shift": shift,
+             "relu": relu, "multiplier": multiplier, "residual": residual, "im2col": im2col,
+             "bias": bias}
     return VdlaOp(name, t, attrs, tiling, prog, pack,
                   lambda p: layout.unpack_nchw(p, n, o), (n, o, oh, ow), ("x", "w"))
 
@@ -255,7 +261,8 @@ def dense(x_shape: tuple, w_shape: tuple, shift: int = 0, relu: bool = False,
         return out
 
     bias_flag = bias
-    attrs = {"shift": shift, "relu": relu, "multiplier": multiplier, "bias": bias}
+    attrs = {"shift": shift, "relu": relu, "multiplier": multiplier, "bias": bias,
+             "features": c}
     return VdlaOp(name, t, attrs, tiling, prog, pack, lambda p: layout.unpack_nc(p, n, o),
                   (n, o), ("x", "w"))
 
@@ -365,8 +372,9 @@ def max_pool2d(x_shape: tuple, kernel=2, stride=None, padding=0,
     xs = (-(-n // cfg.batch), ob * cfg.block_out // cfg.block_in, h, w, cfg.batch,
           cfg.block_in)
     st = max_pool_packed(t, xs, (kh, kw), (sh, sw), pad)
-    tiling = tiling or ewise_tiling(cfg, ob, oh, ow, vthreads, acc_in=1,
-                                    halo=(kh - sh, sh), in_cols=w)
+    tiling = tiling or ewise_tiling(cfg, ob, oh, ow, vthreads, halo=(kh - sh, sh),
+                                    footprint=max_pool_footprint(cfg, xs, (kh, kw), (sh, sw),
+                                                                 pad))
     prog = build(schedule_pool(t, st, tiling), st.inputs + [st.out], t, name)
 
     def pack(x):

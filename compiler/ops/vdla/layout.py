@@ -82,6 +82,27 @@ def pack_channel_vector(v: np.ndarray, batch: int, block_out: int,
                                 .astype(dtype))
 
 
+def pack_nchw_flat(x: np.ndarray, batch: int, block: int) -> np.ndarray:
+    """(N, C, H, W) -> the NCHW packing read as dense rows: (N'/batch, C'/block * H * W,
+    batch, block), features in (channel block, y, x, lane) order (``flat_nchw_weight``)."""
+    p = pack_nchw(x, batch, block)
+    nb, cb, h, w, b, k = p.shape
+    return p.reshape(nb, cb * h * w, b, k)
+
+
+def flat_nchw_weight(wt: np.ndarray, chw: tuple[int, int, int], block: int) -> np.ndarray:
+    """Dense weights (O, C*H*W) over a flattened NCHW tensor -> (O, C'*H*W) with columns in
+    the order of ``pack_nchw_flat`` (C padded to whole blocks with zero columns)."""
+    c, h, w = chw
+    o = wt.shape[0]
+    c2 = ceil_to(c, block)
+    a = wt.reshape(o, c, h, w)
+    if c2 != c:
+        a = np.pad(a, ((0, 0), (0, c2 - c), (0, 0), (0, 0)))
+    return np.ascontiguousarray(a.reshape(o, c2 // block, block, h, w)
+                                .transpose(0, 1, 3, 4, 2).reshape(o, c2 * h * w))
+
+
 def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
            padding: tuple[int, int, int, int]) -> np.ndarray:
     """(N, C, H, W) -> (N, C*KH*KW, OH, OW): each output pixel's receptive field as channels
