@@ -114,7 +114,8 @@ def clone_op(op: ComputeOp, name: str) -> ComputeOp:
         vmap.update({a.var: b.var for a, b in zip(body.axes, raxes)})
         src = substitute(body.source, vmap)
         where = substitute(body.where, vmap) if body.where is not None else None
-        body = Reduce(body.combiner, src, raxes, where)
+        init = substitute(body.init, vmap) if body.init is not None else None
+        body = Reduce(body.combiner, src, raxes, where, init)
     else:
         body = substitute(body, vmap)
     return ComputeOp(name, axis, body, op.tag, op.attrs)

@@ -91,12 +91,15 @@ _COMBINERS = ("sum", "max", "min")
 
 @dataclass(frozen=True, eq=False)
 class Reduce(ir.Expr):
-    """``combiner`` of ``source`` over ``axes`` where ``where`` holds (top of a compute)."""
+    """``combiner`` of ``source`` over ``axes`` where ``where`` holds (top of a compute),
+    starting from ``init`` (an expression of the compute's data axes) or, without one, from
+    the combiner's identity."""
 
     combiner: str
     source: ir.Expr
     axes: tuple[IterVar, ...]
     where: ir.Expr | None = None
+    init: ir.Expr | None = None
 
     @property
     def dtype(self) -> str:  # type: ignore[override]
@@ -121,17 +124,19 @@ class Reduce(ir.Expr):
     def map_children(self, f) -> Reduce:
         src = f(self.source)
         w = f(self.where) if self.where is not None else None
-        if src is self.source and w is self.where:
+        init = f(self.init) if self.init is not None else None
+        if src is self.source and w is self.where and init is self.init:
             return self
-        return Reduce(self.combiner, src, self.axes, w)
+        return Reduce(self.combiner, src, self.axes, w, init)
 
     def children(self):
-        return (self.source,) if self.where is None else (self.source, self.where)
+        return tuple(c for c in (self.source, self.where, self.init) if c is not None)
 
     def print_with(self, p) -> str:
         axes = ", ".join(p.expr(a.var) for a in self.axes)
         w = f", where={p.expr(self.where)}" if self.where is not None else ""
-        return f"te.{self.combiner}({p.expr(self.source)}, axis=[{axes}]{w})"
+        init = f", init={p.expr(self.init)}" if self.init is not None else ""
+        return f"te.{self.combiner}({p.expr(self.source)}, axis=[{axes}]{w}{init})"
 
 
 # ---------------------------------------------------------------------- operations
@@ -343,7 +348,7 @@ def _own_reduce_axes(body: ir.Expr, what: str) -> ir.Expr:
 
     src = substitute(body.source, vmap)
     w = substitute(body.where, vmap) if body.where is not None else None
-    return Reduce(body.combiner, src, tuple(axes), w)
+    return Reduce(body.combiner, src, tuple(axes), w, body.init)
 
 
 def _check_body(body: ir.Expr, axis: tuple[IterVar, ...], what: str) -> None:
@@ -366,6 +371,14 @@ def _check_body(body: ir.Expr, axis: tuple[IterVar, ...], what: str) -> None:
             raise TEError(f"{what}: variable '{n.name}' in `{_show(body)}` is {hint}")
 
     post_order_visit(body, fn)
+    if isinstance(body, Reduce) and body.init is not None:
+        def no_raxis(n):
+            if isinstance(n, ir.Var) and n in raxes:
+                raise TEError(f"{what}: the initial value `{_show(body.init)}` of a reduction "
+                              f"uses its reduction axis '{n.name}'; it may use only the "
+                              f"compute's own axes")
+
+        post_order_visit(body.init, no_raxis)
 
 
 def _is_reduce_var(v, body) -> bool:
@@ -379,7 +392,7 @@ def _show(n) -> str:
 
 
 # ---------------------------------------------------------------------- reducers
-def _reducer(combiner: str, expr, axis, where) -> TExpr:
+def _reducer(combiner: str, expr, axis, where, init=None) -> TExpr:
     if isinstance(axis, IterVar):
         axis = [axis]
     axes = tuple(axis or ())
@@ -397,7 +410,13 @@ def _reducer(combiner: str, expr, axis, where) -> TExpr:
         if w.dtype != "bool":
             raise TEDtypeError(f"te.{combiner}: where= must be bool, got {w.dtype} "
                                f"`{_show(w)}`")
-    return TExpr(Reduce(combiner, src, axes, w))
+    ini = None
+    if init is not None:
+        ini = as_node(init, src.dtype)
+        if ini.dtype != src.dtype:
+            raise TEDtypeError(f"te.{combiner}: init= has dtype {ini.dtype} but the reduced "
+                               f"values `{_show(src)}` are {src.dtype}; insert te.cast")
+    return TExpr(Reduce(combiner, src, axes, w, ini))
 
 
 def _is_axis_arg(a) -> bool:
@@ -406,20 +425,23 @@ def _is_axis_arg(a) -> bool:
     return isinstance(a, (list, tuple))
 
 
-def sum(expr, axis, where=None) -> TExpr:  # noqa: A001 - mirrors TVM's te.sum
-    """Sum of ``expr`` over the reduce axis (or list of axes) ``axis`` where ``where``."""
-    return _reducer("sum", expr, axis, where)
+def sum(expr, axis, where=None, init=None) -> TExpr:  # noqa: A001 - mirrors TVM's te.sum
+    """Sum of ``expr`` over the reduce axis (or list of axes) ``axis`` where ``where``,
+    starting from ``init`` (an expression of the compute's axes; default 0)."""
+    return _reducer("sum", expr, axis, where, init)
 
 
-def max(expr, axis=None, where=None, **kw) -> TExpr:  # noqa: A001
-    """Reducer ``te.max(expr, axis=k)``; elementwise ``te.max(a, b)`` with two operands."""
+def max(expr, axis=None, where=None, init=None, **kw) -> TExpr:  # noqa: A001
+    """Reducer ``te.max(expr, axis=k[, where=c][, init=v])``; elementwise ``te.max(a, b)``
+    with two operands. ``init`` is the starting value (default: the dtype's lowest)."""
     if axis is not None and not _is_axis_arg(axis):
         return binary("max", expr, axis)
-    return _reducer("max", expr, axis, where)
+    return _reducer("max", expr, axis, where, init)
 
 
-def min(expr, axis=None, where=None, **kw) -> TExpr:  # noqa: A001
-    """Reducer ``te.min(expr, axis=k)``; elementwise ``te.min(a, b)`` with two operands."""
+def min(expr, axis=None, where=None, init=None, **kw) -> TExpr:  # noqa: A001
+    """Reducer ``te.min(expr, axis=k[, where=c][, init=v])``; elementwise ``te.min(a, b)``
+    with two operands. ``init`` is the starting value (default: the dtype's highest)."""
     if axis is not None and not _is_axis_arg(axis):
         return binary("min", expr, axis)
-    return _reducer("min", expr, axis, where)
+    return _reducer("min", expr, axis, where, init)

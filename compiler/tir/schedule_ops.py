@@ -13,12 +13,14 @@ Output (before the passes of ``lower.py``) uses multi-dimensional ``BufferStore`
 Reductions: the loops up to the first reduction leaf axis enclose two nests::
 
     <outer data loops>
-      for <data leaves after it, fresh ".init" vars>: S[..] = identity      (init)
+      for <data leaves after it, fresh ".init" vars>: S[..] = init          (init)
       for <remaining leaves>: if <guards> and where: S[..] = S[..] op source (update)
 
 so the initialisation sits just outside the reduction loops and covers exactly the elements
-that the update nest accumulates into. Stages computed at a loop are placed at the start of
-that loop's body, inside the update nest when the loop is one of its loops.
+that the update nest accumulates into; ``init`` is the reduction's initial value
+(``te.max(.., init=X[i])``, an expression of the data axes) or the combiner's identity.
+Stages computed at a loop are placed at the start of that loop's body, inside the update nest
+when the loop is one of its loops.
 
 Buffers: placeholders and tensors listed in ``args`` are parameters (global, full shape);
 other root stages are allocated around the whole body, compute_at stages at their loop,
@@ -145,8 +147,10 @@ class ScheduleLowering:
             p = next(i for i, a in enumerate(leaves) if a.kind == "reduce")
             init_leaves = [a for a in leaves[p:] if a.kind == "data"]
             fresh = {a.var: ir.Var(a.var.name + ".init", a.var.dtype) for a in init_leaves}
+            init_val = (substitute(self.lower_expr(body.init, root), fresh)
+                        if body.init is not None else body.identity())
             init_store = _guard([substitute(c, fresh) for c in data_conds], ir.BufferStore(
-                buf, tuple(substitute(i, fresh) for i in store_idx), body.identity()))
+                buf, tuple(substitute(i, fresh) for i in store_idx), init_val))
 
             def init_nest():
                 s = init_store

@@ -177,9 +177,12 @@ def _match(sched, a, b, tmap: dict) -> bool:  # noqa: C901 - one case per node
             return False
         return all(simplify(x) == simplify(y) for x, y in zip(a.indices, b.indices))
     if isinstance(a, Reduce):
-        if a.combiner != b.combiner or (a.where is None) != (b.where is None):
+        if a.combiner != b.combiner or (a.where is None) != (b.where is None) \
+                or (a.init is None) != (b.init is None):
             return False
         if not _match(sched, a.source, b.source, tmap):
+            return False
+        if a.init is not None and not _match(sched, a.init, b.init, tmap):
             return False
         return a.where is None or _match(sched, a.where, b.where, tmap)
     if isinstance(a, ir.Var):

@@ -23,7 +23,8 @@ Rules:
 * a ``vthread`` loop of extent n gives each thread its own frame of the body's peak size;
 * an ALU stage ``Y[i] = chain(X[i], ...)`` shares X's storage when X is an accumulator
   buffer read nowhere else, with the same index and size, allocated in the same frame — the
-  ALU then runs in place (``alu.py``) instead of copying X;
+  ALU then runs in place (``alu.py``) instead of copying X; so does a reduction whose initial
+  value is ``X[i]`` (``te.max(.., init=X[i])``: its initialisation store is that chain);
 * every allocation must fit: the offset of the last thread's copy plus its size is at most the
   SRAM's depth, else ``VdlaCapacityError`` names the tensor, the scope, the bytes needed (all
   live buffers, all threads) and the bytes available;
@@ -99,8 +100,19 @@ def _alias_candidates(func: ir.PrimFunc, t: VdlaTarget, scope_of) -> dict:
         if not (isinstance(n, ir.AttrStmt) and n.key == "pragma_" + ALU):
             return
         nest = Nest.of(n.body)
-        st = nest.body
-        if not isinstance(st, ir.Store) or scope_of(st.buffer) != "acc":
+        if isinstance(nest.body, ir.Store):
+            candidate(nest.body)
+            return
+        # a reduction: its initialisation ``Y[i] = X[i]`` may run in place on X as well
+        stores: list[ir.Store] = []
+        post_order_visit(n.body, lambda m: stores.append(m) if isinstance(m, ir.Store)
+                         else None)
+        for st in stores:
+            if not any(ld.buffer is st.buffer for ld in _loads_of(st.value)):
+                candidate(st)
+
+    def candidate(st: ir.Store) -> None:
+        if scope_of(st.buffer) != "acc":
             return
         try:
             chain = AluParser(t.dtype("acc"), scope_of, "").parse(st.value)

@@ -44,11 +44,11 @@ from .elementwise import (
 from .errors import VdlaOpError
 from .pool import (
     global_avg_pool_packed,
-    max_pool_footprint,
+    max_pool_cost,
     max_pool_packed,
     schedule_pool,
 )
-from .tiling import conv2d_tiling, dense_tiling, ewise_tiling
+from .tiling import conv2d_tiling, dense_tiling, ewise_tiling, pool_tiling
 
 
 class VdlaOp:
@@ -357,7 +357,9 @@ def add(x_shape: tuple, relu: bool = False, tiling: EwiseTiling | None = None,
 def max_pool2d(x_shape: tuple, kernel=2, stride=None, padding=0,
                tiling: EwiseTiling | None = None, vthreads: int = 2,
                tgt: VdlaTarget | None = None) -> VdlaOp:
-    """Max pooling of int8 ``x`` (N, C, H, W); padding acts as minus infinity."""
+    """Max pooling of int8 ``x`` (N, C, H, W); padding acts as minus infinity. Separable
+    (rows, then columns; ``pool.py``); ``tiling`` is a ``pool.PoolTiling`` (an
+    ``EwiseTiling`` tiles whole rows), by default the fastest per ``pool.max_pool_cost``."""
     t = _t(tgt)
     cfg = t.cfg
     name = "max_pool2d"
@@ -372,9 +374,8 @@ def max_pool2d(x_shape: tuple, kernel=2, stride=None, padding=0,
     xs = (-(-n // cfg.batch), ob * cfg.block_out // cfg.block_in, h, w, cfg.batch,
           cfg.block_in)
     st = max_pool_packed(t, xs, (kh, kw), (sh, sw), pad)
-    tiling = tiling or ewise_tiling(cfg, ob, oh, ow, vthreads, halo=(kh - sh, sh),
-                                    footprint=max_pool_footprint(cfg, xs, (kh, kw), (sh, sw),
-                                                                 pad))
+    tiling = tiling or pool_tiling(cfg, xs[0], ob, oh, ow,
+                                   max_pool_cost(cfg, xs, (kh, kw), (sh, sw), pad), vthreads)
     prog = build(schedule_pool(t, st, tiling), st.inputs + [st.out], t, name)
 
     def pack(x):

@@ -24,6 +24,7 @@ modules interleave, the pick is within about 10% (an autotuner can search the re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from accel.isa.config import HardwareConfig
 
@@ -31,6 +32,7 @@ from .conv2d import Conv2dTiling
 from .dense import DenseTiling
 from .elementwise import EwiseTiling
 from .errors import VdlaOpError
+from .pool import PoolTiling
 
 PIPE = 3
 
@@ -198,3 +200,41 @@ def ewise_tiling(cfg: HardwareConfig, cb: int, oh: int, ow: int, vthreads: int =
         if best is not None:
             return best[1]
     raise VdlaOpError(f"no tiling of {cb} channel blocks x {oh} x {ow} fits {cfg.summary}")
+
+
+def pool_tiling(cfg: HardwareConfig, nb: int, ob: int, oh: int, ow: int,
+                cost: Callable[[int, int, int, int], tuple[int, int, float, bool]],
+                vthreads: int = 2) -> PoolTiling:
+    """The tiling of a pooling operator (``nb`` x ``ob`` blocks of ``oh`` x ``ow`` outputs)
+    that ``cost(tc, th, tw, vthreads) -> (inp elements, acc elements, cycles, row_loads)``
+    estimates
+    fastest among those whose buffers (times the threads) fit, with ``vthreads`` virtual
+    threads or without (small operators may not gain from overlap); ties go to larger tiles.
+    Tiles split the channel blocks, the rows and the columns; the virtual-thread axis
+    (channel or row tiles) must divide its tile count. Virtual threads need a token queue
+    that holds a token per thread (each thread's input LOAD signals COMPUTE before the first
+    thread's COMPUTE consumes its token)."""
+    if cfg.token_queue_depth < vthreads:
+        vthreads = 1
+    best = None
+    for vt in ((vthreads, 1) if vthreads > 1 else (1,)):
+        depth = {m: cfg.depth(m) // vt for m in ("inp", "acc")}
+        for tc in _divisors(ob):
+            for th in _divisors(oh):
+                for tw in _divisors(ow):
+                    n_inp, n_acc, cyc, rows = cost(tc, th, tw, vt)
+                    if n_inp > depth["inp"] or n_acc > depth["acc"]:
+                        continue
+                    for axis, n in (("h", oh // th), ("c", ob // tc)):
+                        if vt > 1 and n % vt:
+                            continue
+                        key = (cyc, -tc * th * tw, axis != "h")
+                        if best is None or key < best[0]:
+                            best = (key, PoolTiling(tc, th, vt, axis, 0 if tw == ow else tw,
+                                                    rows))
+                        if vt <= 1:
+                            break
+    if best is not None:
+        return best[1]
+    raise VdlaOpError(f"no pooling tiling of {ob} channel blocks x {oh} x {ow} fits "
+                      f"{cfg.summary}")
