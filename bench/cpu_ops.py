@@ -1,6 +1,6 @@
 """Benchmark: the CPU operator library (LLVM) against numpy/BLAS and onnxruntime, side by side.
 
-    python bench/cpu_ops.py [--json] [--repeat R] [--threads T]
+    python bench/cpu_ops.py [--json] [--repeat R] [--threads T] [--pin]
 
 Two workloads, measured in the same run, alternately:
 
@@ -14,9 +14,11 @@ Two workloads, measured in the same run, alternately:
 
 Both sides use T threads (default: ``os.cpu_count()``): the vdla thread pool is set to T
 (``compiler.codegen.llvm.set_num_threads``); BLAS keeps its default (all cores), which the
-JSON records. The vdla threads are pinned to distinct CPUs
-(``compiler.codegen.llvm.runtime.pin_threads``; off with ``--no-pin``), because the pool's
-sleeping workers are otherwise often woken onto the busy CPU of the calling thread.
+JSON records. The vdla runtime runs with its defaults (the native pool on Linux, workers not
+pinned; the JSON records which pool ran); ``--pin`` pins the vdla threads to distinct CPUs
+(``compiler.codegen.llvm.runtime.pin_threads``), which the Python pool
+(``VDLA_THREAD_POOL=python``) needed to use both cores on short kernels. ``--no-pin`` is the
+default and is accepted for older command lines.
 
 Method. Every side runs in its own worker process (``--worker KIND``), so that no library's
 thread pool shares a process with another's (OpenBLAS and onnxruntime threads spin after a
@@ -151,8 +153,9 @@ def worker_main(kind: str, data: Path, threads: int, pin: bool) -> int:
     call, info = _setup(kind, data, threads)
     np.save(data / f"out-{kind}.npy", call())
     if kind.startswith("vdla"):
-        from compiler.codegen.llvm.runtime import pin_threads
+        from compiler.codegen.llvm.runtime import parallel_runtime, pin_threads
 
+        info["pool"] = parallel_runtime().kind
         info["pinned_cpus"] = pin_threads() if pin else None
     return serve(call, info)
 
@@ -165,7 +168,7 @@ class Worker:
         self.kind = kind
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker", kind, "--data", str(data),
-             "--threads", str(threads)] + ([] if pin else ["--no-pin"]),
+             "--threads", str(threads)] + (["--pin"] if pin else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = json.loads(self._line())
         self.output = np.load(data / f"out-{kind}.npy")
@@ -221,7 +224,7 @@ def measure(name: str, workers: dict[str, Worker], repeat: int) -> dict[str, Any
             "ref_ms_all": [t * 1e3 for t in t_ref],
             "max_rel_error": rel_error(ours.output, ref.output),
             "schedule": ours.info.get("schedule"), "vdla_threads": ours.info["threads"],
-            "vdla_pinned_cpus": ours.info.get("pinned_cpus"),
+            "vdla_pinned_cpus": ours.info.get("pinned_cpus"), "vdla_pool": ours.info.get("pool"),
             "ref_threads": ref.info["threads"],
             "ref_version": ref.info.get("onnxruntime") or ref.info.get("numpy")}
 
@@ -245,13 +248,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="vdla and onnxruntime threads (default: os.cpu_count())")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="end stdout with one JSON line")
-    ap.add_argument("--no-pin", action="store_true",
-                    help="do not pin the vdla threads to distinct CPUs")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin the vdla threads to distinct CPUs (not needed by the native pool)")
+    ap.add_argument("--no-pin", action="store_true", help=argparse.SUPPRESS)  # the default
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        return worker_main(args.worker, args.data, args.threads, not args.no_pin)
+        return worker_main(args.worker, args.data, args.threads, args.pin)
     if args.repeat < 1 or args.threads < 1:
         ap.error("--repeat and --threads must be at least 1")
     rng = np.random.default_rng(args.seed)
@@ -267,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 for kind in kinds[:2]:
                     if kind not in workers:
                         progress(f"starting worker {kind} ...")
-                        workers[kind] = Worker(kind, data, args.threads, not args.no_pin)
+                        workers[kind] = Worker(kind, data, args.threads, args.pin)
             rows = [measure(name, workers, args.repeat) for name in WORKLOADS]
             workers_info = workers["vdla-matmul"].info
         finally:
@@ -276,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(r["max_rel_error"] < 1e-3 for r in rows)
     pinned = rows[0]["vdla_pinned_cpus"]
     print(f"CPU operators vs references, medians of {args.repeat} calls per side, "
-          f"{os.cpu_count()} CPUs ({cpu_model()}); threads: vdla {rows[0]['vdla_threads']}"
-          f"{f' (pinned to CPUs {pinned})' if pinned else ' (not pinned)'}, "
+          f"{os.cpu_count()} CPUs ({cpu_model()}); threads: vdla {rows[0]['vdla_threads']} "
+          f"({rows[0]['vdla_pool']} pool, "
+          f"{f'pinned to CPUs {pinned}' if pinned else 'not pinned'}), "
           f"BLAS {rows[0]['ref_threads']}, onnxruntime {rows[1]['ref_threads']}")
     print(format_table(rows))
     for r in rows:
@@ -289,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"benchmark": "cpu_ops", "repeat": args.repeat, "seed": args.seed,
                "results": {r["name"]: r for r in rows},
                "threads": {"cpu_count": os.cpu_count(), "vdla": rows[0]["vdla_threads"],
-                           "vdla_pinned_cpus": pinned,
+                           "vdla_pinned_cpus": pinned, "vdla_pool": rows[0]["vdla_pool"],
                            "blas": rows[0]["ref_threads"],
                            "onnxruntime_intra_op": rows[1]["ref_threads"]},
                "machine": {"cpu": cpu_model(), "platform": platform.platform(),

@@ -16,17 +16,18 @@ uniform [-1, 1) input:
   its graph inputs (the light models do, which keeps onnxruntime from folding constants).
 
 Both use T threads (default 2: the machine's two cores): ``set_num_threads(T)`` for vdla
-(``--pin`` pins its workers to distinct CPUs as ``bench/cpu_ops.py`` does; on whole models
-that was measured slower, so it is off by default), ``intra_op_num_threads`` for
-onnxruntime. Each side runs in its own worker process, so no library's thread pool shares a
-process with the other's. After two warm-up runs, the sides alternate in blocks of 5 calls in
-a row (vdla, onnxruntime, onnxruntime, vdla, ...), R timed calls each (default 10); each
-block starts after a 0.1 s pause (onnxruntime's threads spin for a while after a call, which
-slowed a vdla call right after it by up to 40%) and one untimed call (caches and thread pools
-warm again after the other side ran); run times are medians of the timed calls, and the
-ratio = vdla / onnxruntime. Outputs are compared (max error relative to the largest output
-magnitude < 1e-3; exit status 1 otherwise). The goal (issue 6): the median ratio across the
-zoo at most 3. A table goes to stdout; with ``--json`` the last line is one JSON object.
+(``--pin`` pins its threads to distinct CPUs with ``runtime.pin_threads``; the native thread
+pool does not need it, and with the Python pool it was measured slower on whole models),
+``intra_op_num_threads`` for onnxruntime. Each side runs in its own worker process, so no
+library's thread pool shares a process with the other's. After two warm-up runs, the sides
+alternate in blocks of 5 calls in a row (vdla, onnxruntime, onnxruntime, vdla, ...), R timed
+calls each (default 10); each block starts after a 0.1 s pause (onnxruntime's threads spin for
+a while after a call, which slowed a vdla call right after it by up to 40%) and one untimed
+call (caches and thread pools warm again after the other side ran); run times are medians of
+the timed calls, and the ratio = vdla / onnxruntime. Outputs are compared (max error relative
+to the largest output magnitude < 1e-3; exit status 1 otherwise). The goal (issue 6): the
+median ratio across the zoo at most 3. A table goes to stdout; with ``--json`` the last line is
+one JSON object.
 """
 
 from __future__ import annotations

@@ -1,24 +1,43 @@
 """Calling compiled code from Python: argument checks, ctypes, and the parallel runtime.
 
-Parallel loops: generated code calls ``vdla_parallel_launch(chunk, closure, lo, hi)``
-(registered with LLVM as a ctypes callback). The callback splits ``[lo, hi)`` into up to
-``CHUNKS_PER_THREAD`` contiguous ranges per thread (threads: ``set_num_threads``, default
-``VDLA_NUM_THREADS`` or ``os.cpu_count()``). The calling thread and ``threads - 1`` workers of
-a ``ThreadPoolExecutor`` each run one pre-assigned range, then take the remaining ranges in
-order from a shared counter (dynamic load balancing: a core busy with another process takes
-fewer ranges). Each range is one ctypes call of the chunk function, and ctypes releases the
-GIL for the duration of the call, so the ranges run truly in parallel. A launch from a worker
-thread (nested parallelism) runs serially.
+Parallel loops: generated code calls ``vdla_parallel_launch(chunk, closure, lo, hi)``, which
+splits ``[lo, hi)`` into up to ``CHUNKS_PER_THREAD`` contiguous chunks per thread (threads:
+``set_num_threads``, default ``VDLA_NUM_THREADS`` or ``os.cpu_count()``). The calling thread
+and ``threads - 1`` workers take the chunks from a shared counter, so a thread that starts
+late or shares its core with another process takes fewer of them. A launch made while another
+is running (from inside a chunk, or from a second Python thread) runs serially in its caller.
+
+Two implementations, chosen once per process by ``VDLA_THREAD_POOL`` (``auto``, the default:
+native where available, else python):
+
+* ``native`` (64-bit Linux on x86-64 and AArch64): ``threadpool.py``, a pool written in LLVM
+  IR and JIT-compiled once; the launch is machine code that never takes the GIL. After each
+  launch its workers spin (CPU spin hint, yielding the CPU every few microseconds) for
+  ``VDLA_POOL_SPIN_US`` microseconds (default 500) before they sleep on a futex, so kernels
+  called back to back find them awake on their own cores, and each worker keeps itself off
+  the CPU of the launching thread (its affinity mask minus that CPU, while there are CPUs
+  enough for every thread). A sleeping worker woken by a launch is otherwise often put on the
+  launcher's busy CPU and left there: with the Python pool a 1 ms convolution ran at one
+  core's speed unless the threads were pinned (BENCHMARKS.md, CPU operators). At most 64
+  threads.
+* ``python`` (the fallback elsewhere): a ``ThreadPoolExecutor`` behind a ctypes callback;
+  ctypes releases the GIL while each chunk runs. Its workers sleep between launches.
+
+``parallel_stats`` of a compiled function counts launches, chunks and the threads that ran
+chunks (native: pool slots, 0 for the launching thread; python: thread identifiers).
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import itertools
 import numbers
 import os
 import threading
+import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,7 +46,7 @@ import numpy as np
 
 from compiler.tir import ir
 
-from . import jit
+from . import jit, threadpool
 from .dtypes import ctype, int_range, is_float, itemsize, numpy_dtype, scalar_of
 from .errors import ArgumentError, KernelRuntimeError
 
@@ -36,6 +55,7 @@ _LAUNCH_T = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, c
                              ctypes.c_int64)
 STATUS_LAUNCH_FAILED = 3
 CHUNKS_PER_THREAD = 4  # dynamic load balance: a busy core takes fewer chunks
+POOL_KINDS = ("native", "python")
 
 
 @dataclass
@@ -47,10 +67,17 @@ class ParallelStats:
     threads: set = field(default_factory=set)
 
 
-class _ParallelRuntime:
-    def __init__(self) -> None:
-        env = os.environ.get("VDLA_NUM_THREADS")
-        self.num_threads = max(1, int(env) if env else (os.cpu_count() or 1))
+class _PythonPool:
+    """The fallback: a ThreadPoolExecutor behind a ctypes callback (see the module docstring).
+
+    The caller and ``threads - 1`` workers each run one pre-assigned chunk, then take the
+    rest from a shared counter; a launch from inside a chunk runs serially.
+    """
+
+    kind = "python"
+
+    def __init__(self, num_threads: int) -> None:
+        self.num_threads = num_threads
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -58,15 +85,25 @@ class _ParallelRuntime:
         self.stats: dict[int, ParallelStats] = {}
         self.errors: list[BaseException] = []
         self.callback = _LAUNCH_T(self._launch)
+        self.launch_address: int = ctypes.cast(self.callback, ctypes.c_void_p).value
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=functools.partial(_forget_workers,
+                                                                 weakref.ref(self)))
 
     def set_num_threads(self, n: int) -> None:
-        if n < 1:
-            raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
         with self._lock:
             if self._pool is not None and n != self.num_threads:
                 self._pool.shutdown(wait=True)
                 self._pool = None
             self.num_threads = n
+
+    def stats_of(self, fn_addr: int) -> ParallelStats | None:
+        with self._lock:
+            st = self.stats.get(fn_addr)
+            return None if st is None else ParallelStats(st.launches, st.chunks, set(st.threads))
+
+    def worker_native_ids(self) -> list[int]:
+        return [t.native_id for t in threading.enumerate() if t.name.startswith("vdla-llvm")]
 
     def _mark_worker(self) -> None:
         self._local.worker = True
@@ -93,9 +130,11 @@ class _ParallelRuntime:
             st = self.stats.setdefault(fn_addr, ParallelStats())
             st.launches += 1
             n = hi - lo
+            if n <= 0:
+                return 0
             workers = min(self.num_threads, n)
             if workers <= 1 or getattr(self._local, "worker", False):
-                return self._run(fn, lo, hi, closure, st)
+                return self._run(fn, lo, hi, closure, st)  # nested: serially
             nchunks = min(n, workers * CHUNKS_PER_THREAD)
             bounds = [lo + n * k // nchunks for k in range(nchunks + 1)]
             taken = itertools.count(workers)  # chunks 0..workers-1 are pre-assigned
@@ -109,7 +148,11 @@ class _ParallelRuntime:
 
             pool = self._get_pool()
             futures = [pool.submit(work, t) for t in range(1, workers)]
-            rc = work(0)
+            self._local.worker = True  # a launch from the caller's chunks runs serially
+            try:
+                rc = work(0)
+            finally:
+                self._local.worker = False
             for f in futures:
                 rc = f.result() or rc
             return rc
@@ -118,11 +161,97 @@ class _ParallelRuntime:
             return STATUS_LAUNCH_FAILED
 
 
+def _forget_workers(ref: weakref.ref) -> None:
+    """In a child process after fork(): the parent's executor threads do not exist here."""
+    pool = ref()
+    if pool is not None:
+        pool._pool = None
+        pool._lock = threading.Lock()
+        pool._local = threading.local()
+
+
+class _NativePool:
+    """``threadpool.NativePool`` with the runtime's interface (see the module docstring)."""
+
+    kind = "native"
+
+    def __init__(self, num_threads: int, spin_us: float) -> None:
+        self._pool = threadpool.NativePool(CHUNKS_PER_THREAD)
+        self.launch_address = self._pool.launch_address
+        self.errors: list[BaseException] = []  # chunk statuses only; nothing raises here
+        self.spin_us = spin_us
+        self.num_threads = num_threads
+        self._pool.configure(num_threads, spin_us)
+
+    def set_num_threads(self, n: int) -> None:
+        if n != self.num_threads:
+            self.num_threads = n
+            self._pool.configure(n, self.spin_us)
+
+    def stats_of(self, fn_addr: int) -> ParallelStats | None:
+        row = self._pool.stats_row(fn_addr)
+        if row is None:
+            return None
+        launches, chunks, mask = row
+        return ParallelStats(launches, chunks, {k for k in range(64) if mask >> k & 1})
+
+    def worker_native_ids(self) -> list[int]:
+        return self._pool.worker_native_ids()
+
+    def shutdown(self) -> None:
+        """At exit: let the workers end (launches after this run serially)."""
+        self._pool.configure(1, 0)
+
+
+class _ParallelRuntime:
+    """The process-wide parallel runtime: one pool, native or Python (``VDLA_THREAD_POOL``)."""
+
+    def __init__(self, kind: str | None = None) -> None:
+        env = os.environ.get("VDLA_NUM_THREADS")
+        threads = max(1, int(env) if env else (os.cpu_count() or 1))
+        kind = kind or os.environ.get("VDLA_THREAD_POOL") or "auto"
+        if kind not in ("auto", *POOL_KINDS):
+            raise ValueError(f"VDLA_THREAD_POOL={kind!r}: expected auto, native or python")
+        if kind == "native" and not threadpool.available():
+            raise RuntimeError("VDLA_THREAD_POOL=native: the native thread pool needs 64-bit "
+                               "Linux on x86-64 or AArch64; use VDLA_THREAD_POOL=python")
+        self.pool: _NativePool | _PythonPool | None = None
+        if kind == "native" or (kind == "auto" and threadpool.available()):
+            spin = float(os.environ.get("VDLA_POOL_SPIN_US", threadpool.DEFAULT_SPIN_US))
+            try:
+                self.pool = _NativePool(threads, spin)
+            except Exception as exc:  # noqa: BLE001 - auto: fall back, with a warning
+                if kind == "native":
+                    raise
+                warnings.warn(f"the native thread pool failed to start ({exc}); parallel loops "
+                              f"use the Python pool", RuntimeWarning, stacklevel=2)
+        if self.pool is None:
+            self.pool = _PythonPool(threads)
+        self.kind = self.pool.kind
+        self.errors = self.pool.errors
+        self.launch = _LAUNCH_T(self.pool.launch_address)  # callable from Python (tests)
+
+    @property
+    def num_threads(self) -> int:
+        return self.pool.num_threads
+
+    def set_num_threads(self, n: int) -> None:
+        if n < 1:
+            raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
+        self.pool.set_num_threads(n)
+
+    def stats_of(self, fn_addr: int) -> ParallelStats | None:
+        """Launches, chunks and threads of chunk function ``fn_addr`` so far, or None."""
+        return self.pool.stats_of(fn_addr)
+
+
 @functools.cache
 def parallel_runtime() -> _ParallelRuntime:
     """The process-wide parallel runtime; registers ``vdla_parallel_launch`` with LLVM."""
     rt = _ParallelRuntime()
-    llvm.add_symbol("vdla_parallel_launch", ctypes.cast(rt.callback, ctypes.c_void_p).value)
+    llvm.add_symbol("vdla_parallel_launch", rt.pool.launch_address)
+    if isinstance(rt.pool, _NativePool):
+        atexit.register(rt.pool.shutdown)
     return rt
 
 
@@ -138,24 +267,29 @@ def get_num_threads() -> int:
 def pin_threads() -> list[int] | None:
     """Pin the calling thread and the parallel pool's workers to distinct CPUs (round-robin).
 
-    Opt-in. The pool's workers sleep between parallel launches; when one is woken, Linux may
-    place it on the CPU of the thread that woke it, which is busy with its own chunk, so both
-    share one core for up to milliseconds (see BENCHMARKS.md, CPU operators). Fixed placement
-    avoids that for short kernels. Call it from the thread that launches kernels, after the
-    pool exists (after a first parallel call). Returns the CPUs used, or None when pinning is
-    unavailable (no ``os.sched_setaffinity``, one CPU, or no pool yet).
+    Not needed with the native pool (the default on Linux), whose workers spin between
+    launches and keep themselves off the launching thread's CPU; kept for experiments and for
+    the Python pool, whose sleeping workers, when woken, are often placed on the busy CPU of
+    the launching thread. Call it
+    from the thread that launches kernels, after a first parallel call (the workers start
+    then). Returns the CPUs used, or None when pinning is unavailable (no
+    ``os.sched_setaffinity``, one CPU, or no workers yet).
     """
     if not hasattr(os, "sched_setaffinity"):
         return None
     cpus = sorted(os.sched_getaffinity(0))
-    pool = [t for t in threading.enumerate() if t.name.startswith("vdla-llvm")]
-    if len(cpus) < 2 or not pool:
+    workers = parallel_runtime().pool.worker_native_ids()
+    if len(cpus) < 2 or not workers:
         return None
     os.sched_setaffinity(threading.get_native_id(), {cpus[0]})
     used = [cpus[0]]
-    for i, t in enumerate(pool):
-        used.append(cpus[(i + 1) % len(cpus)])
-        os.sched_setaffinity(t.native_id, {used[-1]})
+    for i, tid in enumerate(workers):
+        cpu = cpus[(i + 1) % len(cpus)]
+        try:
+            os.sched_setaffinity(tid, {cpu})
+        except ProcessLookupError:  # a worker of an earlier set_num_threads, gone meanwhile
+            continue
+        used.append(cpu)
     return used
 
 
@@ -222,7 +356,7 @@ class CompiledFunction:
         rt = parallel_runtime()
         total = ParallelStats()
         for a in self._chunk_addrs:
-            st = rt.stats.get(a)
+            st = rt.stats_of(a)
             if st is not None:
                 total.launches += st.launches
                 total.chunks += st.chunks
