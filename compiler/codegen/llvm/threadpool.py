@@ -162,46 +162,8 @@ out:
 
 ; Spin until *p == v (a launcher waiting for chunks or workers); yield after a while, in
 ; case the thread it waits for shares this CPU.
-define internal void @wait_eq64(ptr %p, i64 %v) {
-entry:
-  br label %loop
-loop:
-  %i = phi i32 [0, %entry], [%i1, %relax], [%i1, %yield]
-  %x = load atomic i64, ptr %p seq_cst, align 8
-  %eq = icmp eq i64 %x, %v
-  br i1 %eq, label %out, label %relax
-relax:
-  call void @cpu_relax()
-  %i1 = add i32 %i, 1
-  %long = icmp ugt i32 %i1, 2000
-  br i1 %long, label %yield, label %loop
-yield:
-  call i32 @sched_yield()
-  br label %loop
-out:
-  ret void
-}
-
-define internal void @wait_eq32(ptr %p, i32 %v) {
-entry:
-  br label %loop
-loop:
-  %i = phi i32 [0, %entry], [%i1, %relax], [%i1, %yield]
-  %x = load atomic i32, ptr %p seq_cst, align 4
-  %eq = icmp eq i32 %x, %v
-  br i1 %eq, label %out, label %relax
-relax:
-  call void @cpu_relax()
-  %i1 = add i32 %i, 1
-  %long = icmp ugt i32 %i1, 2000
-  br i1 %long, label %yield, label %loop
-yield:
-  call i32 @sched_yield()
-  br label %loop
-out:
-  ret void
-}
-
+${WAIT_EQ64}
+${WAIT_EQ32}
 ; The statistics entry of chunk function %fn (claimed on first use), or null when full.
 define internal ptr @stats_entry(ptr %fn) {
 entry:
@@ -640,6 +602,34 @@ define i32 @vdla_pool_workers() {
 """
 
 
+_WAIT_EQ = r"""
+define internal void @wait_eq$BITS(ptr %p, i$BITS %v) {
+entry:
+  br label %loop
+loop:
+  %i = phi i32 [0, %entry], [%i1, %relax], [%i1, %yield]
+  %x = load atomic i$BITS, ptr %p seq_cst, align $ALIGN
+  %eq = icmp eq i$BITS %x, %v
+  br i1 %eq, label %out, label %relax
+relax:
+  call void @cpu_relax()
+  %i1 = add i32 %i, 1
+  %long = icmp ugt i32 %i1, 2000
+  br i1 %long, label %yield, label %loop
+yield:
+  call i32 @sched_yield()
+  br label %loop
+out:
+  ret void
+}
+"""
+
+
+def _wait_eq(bits: int) -> str:
+    """``@wait_eq<bits>``: spin until an atomic ``i<bits>`` equals a value."""
+    return string.Template(_WAIT_EQ).substitute(BITS=bits, ALIGN=bits // 8)
+
+
 def pool_ir(arch: str, chunks_per_thread: int) -> str:
     """The pool's LLVM IR for ``arch`` ("x86_64" or "aarch64")."""
     hint, hint_args, sys_futex, sys_gettid = _ARCH[arch]
@@ -649,7 +639,7 @@ def pool_ir(arch: str, chunks_per_thread: int) -> str:
         PAUSE=f"call void @{hint}({hint_args})", SYS_FUTEX=sys_futex, SYS_GETTID=sys_gettid,
         MAXT=MAX_THREADS, NSTATS=1 << STATS_LOG2, HSHIFT=64 - STATS_LOG2,
         HMASK=(1 << STATS_LOG2) - 1, PROBES=STATS_PROBES, CPT=chunks_per_thread,
-        ALLSIGS=", ".join(["i64 -1"] * 16))
+        ALLSIGS=", ".join(["i64 -1"] * 16), WAIT_EQ64=_wait_eq(64), WAIT_EQ32=_wait_eq(32))
 
 
 def _stats_slots(key: int):
