@@ -176,13 +176,8 @@ def conv2d(x_shape: tuple, w_shape: tuple, stride=1, padding=0, shift: int = 0,
         out = [layout.pack_nchw(x, cfg.batch, cfg.block_in),
                _fit(layout.pack_oihw(wt, cfg.block_out, cfg.block_in), st.kernel.shape)]
         if rq.multiplier:
-            if multiplier is None:
-                raise VdlaOpError(f"{name}: built with multiplier=True; pass multiplier=")
-            m = np.asarray(multiplier)
-            if m.shape != (o,):
-                raise VdlaOpError(f"{name}: multiplier has shape {m.shape}, expected ({o},)")
-            out.append(_fit(layout.pack_channel_vector(m, cfg.batch, cfg.block_out),
-                            (ob, cfg.batch, cfg.block_out)))
+            out.append(_channel_vector(name, "multiplier", multiplier, o,
+                                       (ob, cfg.batch, cfg.block_out), cfg))
         if residual_flag:
             if residual is None:
                 raise VdlaOpError(f"{name}: built with residual=True; pass residual=")
@@ -251,10 +246,8 @@ def dense(x_shape: tuple, w_shape: tuple, shift: int = 0, relu: bool = False,
                layout.pack_dense_weight(_int8("w", name, wt, w_shape), cfg.block_out,
                                         cfg.block_in)]
         if rq.multiplier:
-            if multiplier is None:
-                raise VdlaOpError(f"{name}: built with multiplier=True; pass multiplier=")
-            out.append(layout.pack_channel_vector(np.asarray(multiplier), cfg.batch,
-                                                  cfg.block_out))
+            out.append(_channel_vector(name, "multiplier", multiplier, o,
+                                       (ob, cfg.batch, cfg.block_out), cfg))
         if bias_flag:
             out.append(_channel_vector(name, "bias", bias, o, (ob, cfg.batch, cfg.block_out),
                                        cfg))
@@ -304,10 +297,8 @@ def requantize(x_shape: tuple, shift: int, multiplier: bool = False, relu: bool 
             raise VdlaOpError(f"{name}: x must be an integer array of shape {x_shape}")
         out = [layout.pack_nchw(a.astype(np.int32), cfg.batch, cfg.block_out)]
         if rq.multiplier:
-            if multiplier is None:
-                raise VdlaOpError(f"{name}: built with multiplier=True; pass multiplier=")
-            out.append(layout.pack_channel_vector(np.asarray(multiplier), cfg.batch,
-                                                  cfg.block_out))
+            out.append(_channel_vector(name, "multiplier", multiplier, c, shape[1:2]
+                                       + (cfg.batch, cfg.block_out), cfg))
         return out
 
     return VdlaOp(name, t, {"shift": shift, "relu": relu, "multiplier": multiplier}, tiling,
